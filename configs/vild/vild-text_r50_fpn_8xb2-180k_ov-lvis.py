@@ -1,0 +1,44 @@
+# ViLD-text on OV-LVIS: Mask R-CNN R50-FPN (class-agnostic boxes and masks) whose RoI
+# classifier is CLIP ViT-B/32 text embeddings of the 866 base (common + frequent) classes in
+# training and of all 1203 at test time; repeat-factor sampling (threshold 1e-3) as mmdet's
+# LVIS configs; LVISMetric reports APr / APc / APf / AP for bbox and segm.
+# Data: tools/dataset_converters/lvis2ovlvis.py writes lvis_v1_train_norare.json and the
+# base vocabulary file. Schedule: 8 GPUs x 2 = 16 a step; 180k steps = 2.88M images, about
+# 29 passes over LVIS v1 train's 100k images (before repeat-factor oversampling).
+_base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
+custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
+
+data_root = 'data/lvis/'
+vocabulary = dict(classes=data_root + 'annotations/lvis_v1_base_classes.txt',
+                  model='ViT-B-32', pretrained='openai', templates='vild',
+                  cache_dir='data/embeddings')
+model = dict(roi_head=dict(
+    bbox_head=dict(type='ViLDTextBBoxHead', vocabulary=vocabulary, embed_dim=512,
+                   temperature=0.01, test_vocabulary=dict(classes='lvis')),
+    mask_head=dict(class_agnostic=True)))
+
+train_dataloader = dict(
+    batch_size=2, num_workers=2,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(dataset=dict(
+        type='OVLVISV1Dataset', classes_split='base', data_root=data_root,
+        ann_file='annotations/lvis_v1_train_norare.json', data_prefix=dict(img='../coco/'))))
+val_dataloader = dict(dataset=dict(
+    type='OVLVISV1Dataset', classes_split='all', data_root=data_root,
+    ann_file='annotations/lvis_v1_val.json', data_prefix=dict(img='../coco/')))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json',
+                     metric=['bbox', 'segm'])
+test_evaluator = val_evaluator
+
+max_iters = 180000
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=30000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
+         milestones=[120000, 160000], gamma=0.1),
+]
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=30000, max_keep_ckpts=3,
+                                     save_best='lvis/bbox_APr', rule='greater'))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,42 @@
+# ViLD-text on OV-COCO: Faster R-CNN R50-FPN whose RoI classifier is CLIP ViT-B/32 text
+# embeddings (CLIP's 80-prompt ensemble) of the 48 base classes in training and of all 65 at
+# test time. Data: tools/dataset_converters/coco2ovcoco.py.
+# Schedule: 8 GPUs x 2 images = 16 a step; 90k steps = 1.44M images, about 13 epochs of the
+# ~107k training images that keep a base box. LR 0.02 for batch 16, steps at 60k and 80k.
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
+
+data_root = 'data/coco/'
+vocabulary = dict(classes='ov-coco-base', model='ViT-B-32', pretrained='openai',
+                  templates='vild', cache_dir='data/embeddings')
+model = dict(roi_head=dict(bbox_head=dict(
+    type='ViLDTextBBoxHead', vocabulary=vocabulary, embed_dim=512, temperature=0.01,
+    test_vocabulary=dict(classes='ov-coco'))))
+
+train_dataloader = dict(
+    batch_size=2, num_workers=2,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='OVCocoDataset', classes_split='base', data_root=data_root,
+                 ann_file='annotations/instances_train2017_seen_2.json',
+                 data_prefix=dict(img='train2017/')))
+val_dataloader = dict(
+    dataset=dict(type='OVCocoDataset', classes_split='all', data_root=data_root,
+                 ann_file='annotations/instances_val2017_all_2.json',
+                 data_prefix=dict(img='val2017/')))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='OVCocoAllMetric',
+                     ann_file=data_root + 'annotations/instances_val2017_all_2.json')
+test_evaluator = val_evaluator
+
+max_iters = 90000
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=10000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
+         milestones=[60000, 80000], gamma=0.1),
+]
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=10000, max_keep_ckpts=3,
+                                     save_best='coco/novel_ap50', rule='greater'))
+log_processor = dict(by_epoch=False)
+auto_scale_lr = dict(enable=False, base_batch_size=16)

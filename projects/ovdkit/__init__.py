@@ -1,0 +1,14 @@
+"""OVDKit: open-vocabulary detection plugins for MMDetection 3.x.
+
+Importing the package registers every module with mmdet's registries (configs do it through
+``custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)``) and lets torch's safe
+loader read mmengine's checkpoints.
+"""
+from .utils import register_mmengine_checkpoint_globals
+from .version import __version__
+
+register_mmengine_checkpoint_globals()
+
+from . import datasets, evaluation, models, text  # noqa: E402  (registers modules)
+
+__all__ = ['__version__', 'datasets', 'evaluation', 'models', 'text']

@@ -1,0 +1,129 @@
+"""Annotation converters for the open-vocabulary splits (used by tools/dataset_converters/).
+
+OV-COCO reuses mmdet's own ``coco2ovd.filter_annotation`` (shipped in mmdet's ``.mim/tools``):
+the split it applies is OVDKit's (:mod:`ovdkit.datasets.ov_splits`), the filtering is mmdet's.
+Like mmdet's tool (and OVR-CNN's files), images left without any kept box are dropped and the
+category list keeps only the kept split(s), each category gaining a ``split`` field.
+
+OV-LVIS does not reuse mmdet's ``lvis2ovd.py``: that one filters ODVG json-lines files, not LVIS
+jsons. Here the rare annotations are removed from an LVIS v1 json, all 1203 categories stay in
+the category list, and images left without annotations are kept (as Detic's
+``remove_lvis_rare.py`` does; LVIS's federated negatives still describe them).
+"""
+import sys
+import importlib.util
+import json
+import os
+from pathlib import Path
+from typing import Dict, Union
+
+from mmengine.utils import ProgressBar
+
+from ..utils.mmdet_tools import mmdet_tool_path
+from .ov_splits import lvis_split, ov_coco_split_of_category_ids
+
+
+def _mmdet_coco2ovd():
+    path = mmdet_tool_path('dataset_converters/coco2ovd.py')
+    spec = importlib.util.spec_from_file_location('mmdet_coco2ovd', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load(path: Union[str, Path]) -> Dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json_atomic(obj: Dict, path: Union[str, Path]) -> None:
+    """Writes json to a temporary name in the target folder, then renames it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try:
+        with open(tmp, 'w') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_lines_atomic(lines, path: Path) -> None:
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    tmp.write_text(''.join(f'{line}\n' for line in lines))
+    os.replace(tmp, path)
+
+
+def _check_output(src: Path, dst: Path) -> None:
+    if src.resolve() == dst.resolve():
+        raise ValueError(f'output {dst} is the input file: the input is never overwritten')
+
+
+def coco_to_ov_coco(train_json: Union[str, Path], val_json: Union[str, Path],
+                    out_dir: Union[str, Path], progress: bool = True) -> Dict[str, Dict]:
+    """COCO instances -> OV-COCO train (48 base only) and val (all 65 categories).
+
+    Writes ``instances_train2017_seen_2.json`` and ``instances_val2017_all_2.json`` (the names
+    mmdet's OV-COCO configs use) into ``out_dir``.
+
+    Returns:
+        Counts per split: ``images``, ``annotations``, ``categories`` and the output ``path``.
+    """
+    coco2ovd = _mmdet_coco2ovd()
+    jobs = [(Path(train_json), ['seen'], 'instances_train2017_seen_2.json'),
+            (Path(val_json), ['seen', 'unseen'], 'instances_val2017_all_2.json')]
+    bar = ProgressBar(2 * len(jobs), file=sys.stderr) if progress else None
+    counts = {}
+    for src, splits, name in jobs:
+        dst = Path(out_dir) / name
+        _check_output(src, dst)
+        data = _load(src)
+        coco2ovd.filter_annotation(data, splits, ov_coco_split_of_category_ids(
+            data['categories']))
+        if bar:
+            bar.update()
+        write_json_atomic(data, dst)
+        if bar:
+            bar.update()
+        counts['train' if splits == ['seen'] else 'val'] = dict(
+            images=len(data['images']), annotations=len(data['annotations']),
+            categories=len(data['categories']), path=str(dst))
+    return counts
+
+
+def lvis_to_ov_lvis(train_json: Union[str, Path], out_json: Union[str, Path],
+                    progress: bool = True) -> Dict:
+    """LVIS v1 train -> the same without annotations of rare (novel) categories.
+
+    Also writes the vocabulary files ``lvis_v1_base_classes.txt`` (866 names, id order: the
+    labels of ``OVLVISV1Dataset(classes_split='base')``) and ``lvis_v1_rare_classes.txt``
+    beside the output.
+
+    Returns:
+        Counts: ``images``, ``annotations``, ``removed_annotations``, ``categories``, ``path``.
+    """
+    src, dst = Path(train_json), Path(out_json)
+    _check_output(src, dst)
+    data = _load(src)
+    novel = set(lvis_split(data)['novel_category_ids'])
+    out = {k: v for k, v in data.items() if k != 'annotations'}
+    kept = []
+    bar = ProgressBar(len(data["annotations"]), file=sys.stderr) if progress else None
+    for ann in data['annotations']:
+        if ann['category_id'] not in novel:
+            kept.append(ann)
+        if bar:
+            bar.update()
+    out['annotations'] = kept
+    write_json_atomic(out, dst)
+    split = lvis_split(data)
+    vocab_files = {}
+    for name, names in (('base', split['base_classes']), ('rare', split['novel_classes'])):
+        path = dst.parent / f'lvis_v1_{name}_classes.txt'
+        _write_lines_atomic(names, path)
+        vocab_files[name] = str(path)
+    return dict(images=len(out['images']), annotations=len(kept),
+                removed_annotations=len(data['annotations']) - len(kept),
+                categories=len(out['categories']), path=str(dst), vocabularies=vocab_files)

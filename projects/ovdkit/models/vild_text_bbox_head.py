@@ -1,0 +1,128 @@
+"""ViLD-text: mmdet's Shared2FCBBoxHead classified by frozen CLIP text embeddings."""
+from typing import Mapping, Optional, Sequence, Tuple
+
+from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from ..datasets.vocabularies import resolve_vocabulary
+from ..text.vocabulary_embeddings import vocabulary_embeddings
+
+
+@MODELS.register_module()
+class ViLDTextBBoxHead(Shared2FCBBoxHead):
+    """Shared2FC box head whose classifier is a :class:`TextEmbeddingClassifier`.
+
+    Only the classification branch differs from mmdet's head: region features are projected to
+    the CLIP space, normalised, and scored by cosine similarity with the vocabulary's text
+    embeddings / temperature, plus a learned background embedding. Box regression is
+    class-agnostic.
+
+    Training runs the softmax over the *training* vocabulary (the base classes) + background
+    only; novel classes are never targets. Evaluation (``eval()`` mode) uses the *test*
+    vocabulary, which :meth:`set_test_vocabulary` swaps without rebuilding the model. Text
+    embeddings are non-persistent buffers: checkpoints hold none, so a checkpoint trained with
+    one vocabulary loads with any other. Class names and embeddings are resolved on first use
+    (through :func:`ovdkit.text.vocabulary_embeddings.vocabulary_embeddings`), so building the
+    model needs neither CLIP nor the vocabulary files.
+
+    Args:
+        vocabulary: Training vocabulary config (``classes`` and ``model`` / ``pretrained`` /
+            ``templates`` / ``cache_dir``, or ``path``). Its classes are the dataset's labels.
+        embed_dim: CLIP embedding dimension ``D``.
+        test_vocabulary: Evaluation vocabulary config; keys it lacks are taken from
+            ``vocabulary``. Defaults to the training vocabulary.
+        temperature: Logit temperature (ViLD: 0.01).
+        **kwargs: ``Shared2FCBBoxHead`` arguments. ``num_classes`` is ignored (inherited
+            mmdet configs say 80; the vocabularies decide) and ``reg_class_agnostic`` is
+            always True.
+    """
+
+    def __init__(self, vocabulary: Mapping, embed_dim: int,
+                 test_vocabulary: Optional[Mapping] = None, temperature: float = 0.01,
+                 **kwargs) -> None:
+        self.vocabulary_cfg = dict(vocabulary)
+        self.test_vocabulary_cfg = dict(vocabulary, **(test_vocabulary or {}))
+        # Inherited mmdet configs carry num_classes=80; the vocabulary decides instead.
+        kwargs.pop('num_classes', None)
+        self._train_classes: Optional[Tuple[str, ...]] = None
+        self._test_classes: Optional[Tuple[str, ...]] = None
+        kwargs['reg_class_agnostic'] = True
+        kwargs['cls_predictor_cfg'] = dict(type='TextEmbeddingClassifier', embed_dim=embed_dim,
+                                           temperature=temperature)
+        self._loaded: Optional[str] = None
+        # The classifier's width follows the vocabulary; while BBoxHead builds its layers it
+        # sees a placeholder of one class.
+        self._building = True
+        super().__init__(num_classes=1, **kwargs)
+        self._building = False
+
+    @property
+    def train_classes(self) -> Tuple[str, ...]:
+        """Names of the training vocabulary (the dataset's labels)."""
+        if self._train_classes is None:
+            self._train_classes = resolve_vocabulary(self.vocabulary_cfg['classes'])
+        return self._train_classes
+
+    @property
+    def test_classes(self) -> Tuple[str, ...]:
+        """Names of the evaluation vocabulary."""
+        if self._test_classes is None:
+            self._test_classes = resolve_vocabulary(self.test_vocabulary_cfg['classes'])
+        return self._test_classes
+
+    # mmdet reads `num_classes` to place the background label and to size predictions: it
+    # follows the vocabulary in use.
+    @property
+    def num_classes(self) -> int:
+        """Classes of the vocabulary in use (training or test), background excluded."""
+        if self._building:
+            return 1
+        return len(self.train_classes if self.training else self.test_classes)
+
+    @num_classes.setter
+    def num_classes(self, value: int) -> None:
+        """BBoxHead.__init__ assigns a placeholder; the vocabularies decide instead."""
+
+    @property
+    def classes(self) -> Tuple[str, ...]:
+        """Names of the vocabulary in use."""
+        return self.train_classes if self.training else self.test_classes
+
+    def set_test_vocabulary(self, classes: Sequence[str], embeddings: Tensor) -> None:
+        """Swaps the evaluation vocabulary in place.
+
+        Args:
+            classes: C names.
+            embeddings: ``(C, D)`` text embeddings in the same order.
+        """
+        if len(classes) != len(embeddings):
+            raise ValueError(f'{len(classes)} class names but {len(embeddings)} embeddings')
+        self._test_classes = tuple(classes)
+        self._test_embeddings = embeddings
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=tuple(classes))
+        self._loaded = None
+
+    def _ensure_embeddings(self) -> None:
+        mode = 'train' if self.training else 'test'
+        if self._loaded == mode:
+            return
+        if mode == 'train':
+            if not hasattr(self, '_train_embeddings'):
+                _, self._train_embeddings = vocabulary_embeddings(self.vocabulary_cfg)
+            embeddings = self._train_embeddings
+        else:
+            if not hasattr(self, '_test_embeddings'):
+                _, self._test_embeddings = vocabulary_embeddings(self.test_vocabulary_cfg)
+            embeddings = self._test_embeddings
+        self.fc_cls.set_class_embeddings(embeddings)
+        self._loaded = mode
+
+    def forward(self, x: Tuple[Tensor]) -> tuple:
+        """mmdet's forward, with the vocabulary in use installed first.
+
+        Returns:
+            cls_score ``(N, C + 1)`` and class-agnostic bbox_pred ``(N, 4)``.
+        """
+        self._ensure_embeddings()
+        return super().forward(x)

@@ -1,0 +1,14 @@
+"""Frozen CLIP text encoder, prompt templates and the text-embedding cache."""
+from .clip_text_encoder import (CLIPTextEncoder, CLIPWeightsError, create_clip_model,
+                                register_model_configs)
+from .embedding_cache import (EmbeddingMismatchError, TextEmbeddingCache, load_text_embeddings,
+                              make_meta, save_text_embeddings, weights_id)
+from .templates import (SINGLE_TEMPLATES, TEMPLATE_SETS, VILD_TEMPLATES, load_templates,
+                        name_for_prompt)
+
+__all__ = [
+    'CLIPTextEncoder', 'CLIPWeightsError', 'create_clip_model', 'register_model_configs',
+    'EmbeddingMismatchError', 'TextEmbeddingCache', 'load_text_embeddings', 'make_meta',
+    'save_text_embeddings', 'weights_id', 'SINGLE_TEMPLATES', 'TEMPLATE_SETS', 'VILD_TEMPLATES',
+    'load_templates', 'name_for_prompt'
+]

@@ -1,0 +1,219 @@
+"""A frozen open_clip text tower: pooled prompt-ensemble class embeddings and token features."""
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import sys
+import open_clip
+import torch
+import torch.nn.functional as F
+from mmengine.utils import ProgressBar
+from torch import nn
+
+from .templates import name_for_prompt
+
+MODEL_CONFIG_DIR = Path(__file__).parent / 'model_configs'
+_CONFIGS_REGISTERED = False
+
+
+def register_model_configs() -> None:
+    """Registers OVDKit's own open_clip model configs (``OVD-*``) with open_clip (idempotent).
+
+    open_clip only knows a custom config after ``add_model_config``; without it
+    ``create_model`` fails and ``get_tokenizer`` silently falls back to a 77-token context.
+    """
+    global _CONFIGS_REGISTERED
+    if not _CONFIGS_REGISTERED:
+        open_clip.add_model_config(MODEL_CONFIG_DIR)
+        _CONFIGS_REGISTERED = True
+
+
+class CLIPWeightsError(RuntimeError):
+    """The requested CLIP model or weights could not be loaded."""
+
+
+def create_clip_model(model_name: str, pretrained: Optional[str],
+                      device: Union[str, torch.device] = 'cpu') -> nn.Module:
+    """Builds an open_clip model in eval mode, refusing to fall back to random weights.
+
+    Args:
+        model_name: An ``open_clip.list_models()`` name (OVDKit's ``OVD-*`` configs included).
+        pretrained: An open_clip pretrained tag (``'openai'``, ``'laion2b_s34b_b79k'``...), the
+            path of a local checkpoint file, or ``None`` for random weights (explicit opt-in).
+        device: Where to put the model.
+
+    Raises:
+        CLIPWeightsError: unknown model name, unknown tag, missing file, failed download or a
+            checkpoint that does not fit the architecture; the message names model and weights.
+    """
+    register_model_configs()
+    if model_name not in open_clip.list_models():
+        raise CLIPWeightsError(f'unknown open_clip model {model_name!r} '
+                               f'(see open_clip.list_models())')
+    if pretrained is not None and not str(pretrained):
+        raise CLIPWeightsError(f'empty pretrained for CLIP model {model_name!r}: give a tag, '
+                               f'a checkpoint path, or None for random weights')
+    try:
+        model = open_clip.create_model(model_name, pretrained=pretrained, device=device,
+                                       require_pretrained=pretrained is not None)
+    except Exception as exc:  # open_clip raises RuntimeError, but also OSError, KeyError...
+        where = 'file' if Path(str(pretrained)).suffix or '/' in str(pretrained) else 'tag'
+        raise CLIPWeightsError(f'cannot load CLIP weights for model {model_name!r} from '
+                               f'pretrained {where} {pretrained!r}: {exc}') from exc
+    return model.eval()
+
+
+class CLIPTextEncoder(nn.Module):
+    """The text tower of an open_clip model, frozen.
+
+    Args:
+        model_name: An ``open_clip.list_models()`` name.
+        pretrained: Tag, local checkpoint path, or ``None`` for random weights (tests only).
+        device: Initial device; afterwards the encoder follows ``.to()`` like any module.
+    """
+
+    def __init__(self, model_name: str, pretrained: Optional[str],
+                 device: Union[str, torch.device] = 'cpu') -> None:
+        super().__init__()
+        self.model_name = model_name
+        self.pretrained = pretrained
+        clip = create_clip_model(model_name, pretrained, device)
+        tower = getattr(clip, 'text', clip)  # CustomTextCLIP keeps its tower in `.text`
+        required = ('token_embedding', 'positional_embedding', 'transformer', 'ln_final',
+                    'text_projection')
+        if not all(hasattr(tower, name) for name in required):
+            raise CLIPWeightsError(f'{model_name}: text tower {type(tower).__name__} is not an '
+                                   f'open_clip transformer text tower; token features need one')
+        self.tower = tower
+        self.pool_type = getattr(tower, 'text_pool_type', 'argmax')
+        self.eos_id = getattr(tower, 'text_eos_id', None)
+        if tower is clip:
+            clip.visual = None  # the image tower is not needed here: free its memory
+        del clip
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.context_length = int(self.tower.positional_embedding.shape[0])
+        self.embed_dim = self._projected_dim()
+        self.requires_grad_(False)
+        self.eval()
+
+    def _projected_dim(self) -> int:
+        proj = self.tower.text_projection
+        if proj is None:
+            return int(self.tower.ln_final.normalized_shape[0])
+        return int(proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1])
+
+    def train(self, mode: bool = True) -> 'CLIPTextEncoder':
+        """Always stays in eval mode: the encoder is frozen."""
+        return super().train(False)
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the encoder's parameters."""
+        return self.tower.positional_embedding.device
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Tokenises texts, refusing any that would be truncated.
+
+        Returns:
+            Token ids, ``(N, context_length)`` int64 on the encoder's device.
+
+        Raises:
+            ValueError: a text needs more than ``context_length`` tokens (start and end tokens
+                included); it names the text.
+        """
+        for text in texts:
+            n = self.num_tokens(text)
+            if n > self.context_length:
+                raise ValueError(f'prompt {text!r} needs {n} tokens, more than the context '
+                                 f'length {self.context_length} of {self.model_name}')
+        return self.tokenizer(list(texts)).to(self.device)
+
+    def num_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` including the start and end tokens."""
+        return len(self.tokenizer.encode(text)) + 2
+
+    def _sequence_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        tower = self.tower
+        cast_dtype = tower.transformer.get_cast_dtype()
+        x = tower.token_embedding(tokens).to(cast_dtype)
+        x = x + tower.positional_embedding.to(cast_dtype)
+        x = tower.transformer(x, attn_mask=tower.attn_mask)
+        return tower.ln_final(x)
+
+    def _project(self, x: torch.Tensor) -> torch.Tensor:
+        proj = self.tower.text_projection
+        if proj is None:
+            return x
+        return proj(x) if isinstance(proj, nn.Linear) else x @ proj
+
+    @torch.no_grad()
+    def encode_prompts(self, prompts: Sequence[str], batch_size: int = 256,
+                       progress: bool = False) -> torch.Tensor:
+        """Pooled, L2-normalised embeddings of prompts, computed in batches.
+
+        Args:
+            prompts: N prompt strings.
+            batch_size: Prompts per forward pass.
+            progress: Show a progress bar (counts prompts).
+
+        Returns:
+            ``(N, D)`` float32 tensor on the encoder's device, unit rows.
+        """
+        bar = ProgressBar(len(prompts), file=sys.stderr) if progress else None
+        out = []
+        for start in range(0, len(prompts), batch_size):
+            chunk = list(prompts[start:start + batch_size])
+            tokens = self.tokenize(chunk)
+            x = self._sequence_features(tokens)
+            if self.pool_type == 'eos':
+                pooled = x[torch.arange(len(x)), (tokens == self.eos_id).int().argmax(-1)]
+            else:  # argmax: the end-of-text id is the largest id in the vocabulary
+                pooled = x[torch.arange(len(x)), tokens.argmax(-1)]
+            out.append(F.normalize(self._project(pooled).float(), dim=-1))
+            if bar is not None:
+                bar.update(len(chunk))
+        if not out:
+            return torch.zeros(0, self.embed_dim, device=self.device)
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def embed_classes(self, class_names: Sequence[str], templates: Sequence[str],
+                      batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+        """Prompt-ensembled class embeddings.
+
+        Each class's embedding is the L2-normalised mean over templates of the L2-normalised
+        per-template embeddings (CLIP / ViLD).
+
+        Args:
+            class_names: C names; underscores become spaces in the prompts.
+            templates: T templates with one ``{}`` each.
+            batch_size: Prompts per forward pass (prompts of all classes are batched together).
+            progress: Show a progress bar.
+
+        Returns:
+            ``(C, D)`` float32 tensor, unit rows, in ``class_names`` order.
+        """
+        prompts = [t.format(name_for_prompt(n)) for n in class_names for t in templates]
+        emb = self.encode_prompts(prompts, batch_size=batch_size, progress=progress)
+        emb = emb.view(len(class_names), len(templates), -1).mean(dim=1)
+        return F.normalize(emb, dim=-1)
+
+    @torch.no_grad()
+    def encode_tokens(self, prompts: Union[str, List[str]]) -> Dict[str, torch.Tensor]:
+        """Per-token features of prompts, for region-word grounding.
+
+        Features are the text transformer's outputs after the final layer norm, projected to
+        the joint embedding space (the same projection as the pooled embedding; not normalised).
+
+        Args:
+            prompts: One prompt or a list of B prompts (each within the context length).
+
+        Returns:
+            dict with ``features`` ``(B, L, D)`` float32, ``attention_mask`` ``(B, L)`` bool
+            (True for real tokens, start and end tokens included) and ``token_ids``
+            ``(B, L)`` int64, with ``L = context_length``.
+        """
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        tokens = self.tokenize(prompts)
+        features = self._project(self._sequence_features(tokens)).float()
+        return dict(features=features, attention_mask=tokens != 0, token_ids=tokens)

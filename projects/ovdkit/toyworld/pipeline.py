@@ -1,0 +1,139 @@
+"""The toy-world main job: world -> tiny CLIP -> text embeddings -> detectors -> report.
+
+Every step writes its outputs under the work dir and is skipped on a rerun when they exist
+and were made from the same inputs. Detector methods plug in through :data:`METHODS`.
+"""
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from ..datasets.converters import write_json_atomic
+from ..text import TextEmbeddingCache
+from .detector_runs import METHOD_CONFIGS, run_detector
+from .report import write_report
+from .toy_clip import TOY_CLIP_MODEL, train_toy_clip, zero_shot_accuracy
+from .world_spec import ToyWorldSpec
+from .world_writer import generate_world
+
+#: Detector method name -> runner(pipeline) returning novel/base/all AP50 (percent) and
+#: extra figures: one per config of ``detector_runs.METHOD_CONFIGS``.
+METHODS: Dict[str, Callable[['ToyWorldPipeline'], Dict]] = {
+    name: (lambda pipeline, name=name: run_detector(pipeline, name))
+    for name in METHOD_CONFIGS}
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ToyWorldPipeline:
+    """Runs the toy world's steps under one work dir.
+
+    Args:
+        spec: The world to draw.
+        work_dir: Output folder (``world/``, ``clip/``, ``embeddings/``, one folder per
+            detector method, ``report.md``, ``report.json``).
+        clip_steps: Optimiser steps of the tiny CLIP.
+        methods: Detector methods to train and evaluate, names of :data:`METHODS`.
+        det_iters: Detector training iterations; ``None`` keeps each config's schedule.
+        progress: Show progress bars.
+    """
+
+    def __init__(self, spec: ToyWorldSpec, work_dir: str, clip_steps: int = 900,
+                 methods: Sequence[str] = (), det_iters: Optional[int] = None,
+                 progress: bool = True) -> None:
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f'unknown toy-world methods {unknown}; available: '
+                             f'{sorted(METHODS) or "none yet"}')
+        self.spec = spec
+        self.work_dir = Path(work_dir)
+        self.clip_steps = clip_steps
+        self.methods = list(methods)
+        self.det_iters = det_iters
+        self.progress = progress
+        self.world_dir = self.work_dir / 'world'
+        self.clip_path = self.work_dir / 'clip' / 'toyclip.pt'
+        self.embedding_dir = self.work_dir / 'embeddings'
+        self.timings: Dict[str, float] = {}
+        self.results: Dict = {}
+
+    # -- steps -----------------------------------------------------------------------------
+    def _timed(self, name: str, fn: Callable):
+        start = time.perf_counter()
+        out = fn()
+        self.timings[name] = round(time.perf_counter() - start, 1)
+        return out
+
+    def generate(self) -> Dict:
+        """Draws the world (skipped when ``world/world.json`` matches the spec)."""
+        return self._timed('generate_world', lambda: generate_world(
+            self.spec, str(self.world_dir), progress=self.progress))
+
+    def train_clip(self) -> Dict:
+        """Trains the tiny CLIP and measures zero-shot accuracy (skipped when up to date)."""
+        stamp_path = self.clip_path.with_suffix('.json')
+        inputs = dict(world=self.spec.to_dict(), steps=self.clip_steps, model=TOY_CLIP_MODEL)
+        if stamp_path.is_file() and self.clip_path.is_file():
+            stamp = json.loads(stamp_path.read_text())
+            if stamp.get('inputs_digest') == _digest(inputs):
+                self.timings['train_clip'] = 0.0
+                return stamp
+
+        def run():
+            stats = train_toy_clip(str(self.world_dir), str(self.clip_path),
+                                   steps=self.clip_steps, seed=self.spec.seed,
+                                   progress=self.progress)
+            novel = json.loads((self.world_dir / 'world.json').read_text())['novel_classes']
+            stats['zero_shot'] = zero_shot_accuracy(str(self.world_dir), str(self.clip_path),
+                                                    novel_names=novel)
+            stats['inputs_digest'] = _digest(inputs)
+            write_json_atomic(stats, stamp_path)
+            return stats
+        return self._timed('train_clip', run)
+
+    def text_embeddings(self, classes: Sequence[str]):
+        """``(C, D)`` embeddings of ``classes`` from the toy CLIP, through the cache."""
+        cache = TextEmbeddingCache(self.embedding_dir)
+        return cache.get(list(classes), TOY_CLIP_MODEL, str(self.clip_path), 'vild')
+
+    def embeddings_path(self, classes: Sequence[str]) -> Path:
+        """Cache path of the embeddings of ``classes`` (built if missing)."""
+        cache = TextEmbeddingCache(self.embedding_dir)
+        self.text_embeddings(classes)
+        return cache.path_for(cache.meta_for(list(classes), TOY_CLIP_MODEL,
+                                             str(self.clip_path), 'vild'))
+
+    @property
+    def world(self) -> Dict:
+        """The generated world's summary (``world.json``)."""
+        return json.loads((self.world_dir / 'world.json').read_text())
+
+    # -- the whole job ---------------------------------------------------------------------
+    def run(self) -> Dict:
+        """Runs every step and writes the report; returns the flat summary of figures."""
+        start = time.perf_counter()
+        world = self.generate()
+        clip = self.train_clip()
+        classes = world['base_classes'] + world['novel_classes']
+        self._timed('text_embeddings', lambda: self.text_embeddings(classes))
+        for method in self.methods:
+            self.results[method] = self._timed(f'method:{method}', lambda m=method: METHODS[m](
+                self))
+        summary = dict(clip_zero_shot_acc=round(clip['zero_shot']['acc'], 4),
+                       clip_novel_acc=round(clip['zero_shot']['novel_acc'], 4))
+        for method, res in self.results.items():
+            for key in ('novel_ap50', 'base_ap50', 'all_ap50'):
+                summary[f'{method}/{key}'] = res[key]
+        summary['seconds'] = round(time.perf_counter() - start, 1)
+        write_report(self.work_dir, world, clip, self.results, self.timings, summary)
+        return summary
+
+
+def parse_name_list(text: Optional[str]) -> Optional[List[str]]:
+    """``'a,b'`` -> ``['a', 'b']``; ``None`` or ``''`` -> ``None``."""
+    if not text:
+        return None
+    return [t.strip() for t in text.split(',') if t.strip()]

@@ -1,0 +1,213 @@
+"""Trains the toy world's tiny CLIP (an open_clip model) on the world's caption set.
+
+The model is open_clip's own CLIP built from the registered ``OVD-TinyCLIP-RN`` config
+(ModifiedResNet image tower, 3-layer text transformer), trained with open_clip's ``ClipLoss``
+on object crops and their captions, and saved as a plain state dict, the kind of file that
+``open_clip.create_model(name, pretrained=PATH)`` loads. Everything downstream loads it only
+that way, exactly as it would load real CLIP weights.
+"""
+import sys
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import open_clip
+import torch
+import torch.nn.functional as F
+from mmengine.utils import ProgressBar
+from PIL import Image
+from torchvision.ops import roi_align
+
+from ..text import VILD_TEMPLATES, CLIPTextEncoder, create_clip_model, register_model_configs
+
+TOY_CLIP_MODEL = 'OVD-TinyCLIP-RN'
+
+
+def square_crop_boxes(boxes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Square boxes of side ``scale * max(w, h)`` around the centres of ``boxes``.
+
+    Args:
+        boxes: ``(N, 4)`` x1, y1, x2, y2.
+        scale: Side multiplier (ViLD crops at 1x and 1.5x).
+
+    Returns:
+        ``(N, 4)`` square boxes (may extend past the image; those pixels read as zero).
+    """
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]).amax(dim=1, keepdim=True) * scale / 2
+    return torch.cat([centre - half, centre + half], dim=1)
+
+
+def crop_and_normalize(images: torch.Tensor, rois: torch.Tensor, size: int,
+                       mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Cuts boxes out of images, resizes them and applies CLIP's normalisation.
+
+    Args:
+        images: ``(B, 3, H, W)`` float in [0, 1].
+        rois: ``(N, 5)`` batch index, x1, y1, x2, y2 in pixels.
+        size: Output side.
+        mean: Per-channel mean of the CLIP preprocessing.
+        std: Per-channel std.
+
+    Returns:
+        ``(N, 3, size, size)`` normalised crops.
+    """
+    crops = roi_align(images, rois, output_size=(size, size), spatial_scale=1.0,
+                      sampling_ratio=2, aligned=True)
+    mean_t = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
+    return (crops - mean_t) / std_t
+
+
+def load_caption_set(world_dir: str, split: str) -> Tuple[torch.Tensor, Dict]:
+    """Loads a caption split's images (uint8 ``(N, 3, H, W)``) and its annotation dict."""
+    root = Path(world_dir)
+    data = json.loads((root / 'annotations' / f'{split}.json').read_text())
+    images = np.stack([np.asarray(Image.open(root / 'images' / im['file_name']).convert('RGB'))
+                       for im in data['images']])
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), data
+
+
+def _object_table(data: Dict) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    index = {im['id']: i for i, im in enumerate(data['images'])}
+    cat_index = {c['id']: i for i, c in enumerate(data['categories'])}
+    img = torch.tensor([index[a['image_id']] for a in data['annotations']])
+    xywh = torch.tensor([a['bbox'] for a in data['annotations']], dtype=torch.float32)
+    boxes = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1)
+    labels = torch.tensor([cat_index[a['category_id']] for a in data['annotations']])
+    return img, boxes, labels
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.ndim < 2 or 'logit_scale' in name or 'bn' in name or 'ln' in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [dict(params=decay, weight_decay=weight_decay),
+            dict(params=no_decay, weight_decay=0.0)]
+
+
+def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: int = 128,
+                   lr: float = 2e-3, seed: int = 0, progress: bool = True,
+                   scale_range: Tuple[float, float] = (1.0, 2.0),
+                   max_shift: float = 0.1) -> Dict:
+    """Trains the tiny CLIP on ``clip_train`` and writes its state dict to ``out_path``.
+
+    Crops are taken at a random scale in ``scale_range`` times the object with jitter of up
+    to ``max_shift`` of the side, so the image tower also works on imperfect proposal crops.
+    Captions are the caption set's own ("a photo of a red star."): on this world, sampling
+    CLIP's ImageNet templates for captions learnt more slowly and did not help the template
+    ensemble used at test time (measured: 400 steps, 23% vs 46% zero-shot at 1x crops).
+
+    Args:
+        world_dir: A generated world.
+        out_path: Where the checkpoint goes (written atomically).
+        steps: Optimiser steps.
+        batch_size: Crops per step.
+        lr: AdamW peak learning rate (5% warm-up, cosine decay).
+        seed: Seed of the initialisation and sampling.
+        progress: Show a progress bar.
+
+    Returns:
+        Training statistics (steps, seconds, crops/s, final loss).
+    """
+    register_model_configs()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = create_clip_model(TOY_CLIP_MODEL, pretrained=None)  # trained from scratch here
+    model.train()
+    cfg = open_clip.get_model_config(TOY_CLIP_MODEL)
+    size = cfg['vision_cfg']['image_size']
+    mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
+    tokenizer = open_clip.get_tokenizer(TOY_CLIP_MODEL)
+    images, data = load_caption_set(world_dir, 'clip_train')
+    img_idx, boxes, labels = _object_table(data)
+    captions_of = [a['caption'] for a in data['annotations']]
+    loss_fn = open_clip.ClipLoss()
+    optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98),
+                                  eps=1e-6)
+    warmup = max(1, int(0.05 * steps))
+    bar = ProgressBar(steps, file=sys.stderr) if progress else None
+    start, loss_value = time.perf_counter(), float('nan')
+    for step in range(steps):
+        scale = lr * (step + 1) / warmup if step < warmup else \
+            lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+        for group in optimizer.param_groups:
+            group['lr'] = scale
+        pick = torch.from_numpy(rng.integers(0, len(labels), batch_size))
+        box = square_crop_boxes(boxes[pick], 1.0)
+        side = (box[:, 2] - box[:, 0]).unsqueeze(1)
+        factor = torch.from_numpy(rng.uniform(*scale_range, (batch_size, 1))).float()
+        shift = torch.from_numpy(rng.uniform(-max_shift, max_shift, (batch_size, 2))).float() \
+            * side
+        centre = (box[:, :2] + box[:, 2:]) / 2 + shift
+        half = side * factor / 2
+        rois = torch.cat([torch.arange(batch_size).unsqueeze(1).float(), centre - half,
+                          centre + half], dim=1)
+        batch_images = images[img_idx[pick]].float() / 255
+        crops = crop_and_normalize(batch_images, rois, size, mean, std)
+        captions = [captions_of[int(i)] for i in pick]
+        image_f, text_f, logit_scale = model(crops, tokenizer(captions))
+        loss = loss_fn(image_f, text_f, logit_scale)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        loss_value = loss.item()
+        if bar:
+            bar.update()
+    seconds = time.perf_counter() - start
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'.{out.name}.tmp')
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, out)
+    return dict(steps=steps, batch_size=batch_size, seconds=round(seconds, 1),
+                crops_per_s=round(steps * batch_size / seconds, 1),
+                final_loss=round(loss_value, 4))
+
+
+@torch.no_grad()
+def zero_shot_accuracy(world_dir: str, checkpoint: str, templates: Sequence[str] = VILD_TEMPLATES,
+                       crop_scale: float = 1.0, novel_names: Optional[Sequence[str]] = None,
+                       batch_size: int = 256) -> Dict[str, float]:
+    """Zero-shot classification of the held-out ``clip_val`` object crops over all categories.
+
+    The checkpoint is loaded only through ``pretrained=PATH`` (image tower via
+    :func:`create_clip_model`, text via :class:`CLIPTextEncoder`).
+
+    Returns:
+        ``acc`` over every crop, ``novel_acc`` over crops of ``novel_names`` (still classified
+        among all categories) and the crop counts.
+    """
+    images, data = load_caption_set(world_dir, 'clip_val')
+    img_idx, boxes, labels = _object_table(data)
+    names = [c['name'] for c in data['categories']]
+    text = CLIPTextEncoder(TOY_CLIP_MODEL, checkpoint).embed_classes(names, templates)
+    model = create_clip_model(TOY_CLIP_MODEL, checkpoint)
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    novel_set = set(novel_names or ())
+    preds = []
+    for s in range(0, len(labels), batch_size):
+        sl = slice(s, s + batch_size)
+        unique, inverse = torch.unique(img_idx[sl], return_inverse=True)
+        rois = torch.cat([inverse.unsqueeze(1).float(),
+                          square_crop_boxes(boxes[sl], crop_scale)], dim=1)
+        crops = crop_and_normalize(images[unique].float() / 255, rois, size,
+                                   open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD)
+        feats = F.normalize(model.encode_image(crops), dim=-1)
+        preds.append((feats @ text.T).argmax(dim=1))
+    pred = torch.cat(preds)
+    correct = pred == labels
+    novel = torch.tensor([names[int(i)] in novel_set for i in labels])
+    return dict(acc=float(correct.float().mean()),
+                novel_acc=float(correct[novel].float().mean()) if novel.any() else float('nan'),
+                crops=int(len(labels)), novel_crops=int(novel.sum()))

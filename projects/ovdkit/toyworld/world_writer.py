@@ -1,0 +1,147 @@
+"""Writes a toy world to disk in COCO format, plus the caption set its CLIP learns from.
+
+Layout under ``out_dir``::
+
+    world.json                      the spec, the split and the counts (written last)
+    images/{train,val,clip_train,clip_val}/NNNNNN.png
+    annotations/train.json          base annotations only (novel objects drawn, unannotated)
+    annotations/val.json            every object annotated, all categories
+    annotations/categories.json     id, name, shape, colour, split
+    annotations/{all,base,novel}_classes.txt  vocabulary files, one name per line
+    annotations/clip_{train,val}.json  caption set: every object of every category, each
+                                    with its box and a caption ("a photo of a red star.")
+    samples.png                     a few val scenes with their boxes (novel in white)
+"""
+import sys
+import json
+import os
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+from mmengine.utils import ProgressBar
+from PIL import Image, ImageDraw
+
+from ..datasets.converters import write_json_atomic
+from .scene_renderer import render_scene
+from .world_spec import ToyWorldSpec
+
+SPLITS = ('train', 'val', 'clip_train', 'clip_val')
+_SPLIT_SALT = {name: i for i, name in enumerate(SPLITS)}
+
+
+def scene_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator of one scene: independent of every other scene, fixed by the seed."""
+    return np.random.default_rng([seed, _SPLIT_SALT[split], index])
+
+
+def _count(spec: ToyWorldSpec, split: str) -> int:
+    return dict(train=spec.num_train, val=spec.num_val, clip_train=spec.num_clip_train,
+                clip_val=spec.num_clip_val)[split]
+
+
+def _draw_samples(root: Path, val: Dict, categories: List[Dict], n: int = 8) -> None:
+    names = {c['id']: c for c in categories}
+    tiles = []
+    for image in val['images'][:n]:
+        img = Image.open(root / 'images' / image['file_name']).convert('RGB')
+        img = img.resize((img.width * 2, img.height * 2), Image.NEAREST)
+        draw = ImageDraw.Draw(img)
+        for ann in val['annotations']:
+            if ann['image_id'] != image['id']:
+                continue
+            x, y, w, h = (2 * v for v in ann['bbox'])
+            cat = names[ann['category_id']]
+            color = (255, 255, 255) if cat['split'] == 'novel' else (0, 0, 0)
+            draw.rectangle((x, y, x + w, y + h), outline=color)
+            draw.text((x + 1, y + 1), cat['name'], fill=color)
+        tiles.append(img)
+    if not tiles:
+        return
+    cols = min(4, len(tiles))
+    rows = (len(tiles) + cols - 1) // cols
+    sheet = Image.new('RGB', (cols * tiles[0].width, rows * tiles[0].height))
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % cols) * tile.width, (i // cols) * tile.height))
+    tmp = root / '.samples.png.tmp'
+    sheet.save(tmp, format='PNG')
+    os.replace(tmp, root / 'samples.png')
+
+
+def _write_text_atomic(text: str, path: Path) -> None:
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def world_is_complete(spec: ToyWorldSpec, out_dir: str) -> bool:
+    """True when ``out_dir`` holds a finished world drawn from exactly this spec."""
+    path = Path(out_dir) / 'world.json'
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text()).get('spec') == spec.to_dict()
+
+
+def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> Dict:
+    """Draws every scene of the world and writes the files listed in the module docstring.
+
+    Args:
+        spec: The world.
+        out_dir: Folder to write (created); a finished world of the same spec is kept as is.
+        progress: Show a progress bar over scenes.
+
+    Returns:
+        The content of ``world.json``: spec, split kind, novel names and counts.
+    """
+    root = Path(out_dir)
+    if world_is_complete(spec, out_dir):
+        return json.loads((root / 'world.json').read_text())
+    categories = spec.categories()
+    novel_ids = {c['id'] for c in categories if c['split'] == 'novel'}
+    by_id = {c['id']: c for c in categories}
+    total = sum(_count(spec, s) for s in SPLITS)
+    bar = ProgressBar(total, file=sys.stderr) if progress else None
+    counts = {}
+    datasets = {}
+    for split in SPLITS:
+        (root / 'images' / split).mkdir(parents=True, exist_ok=True)
+        images, anns = [], []
+        kept_cats = [c for c in categories if split != 'train' or c['split'] == 'base']
+        for index in range(_count(spec, split)):
+            image, objects = render_scene(
+                scene_rng(spec.seed, split, index), categories, spec.image_size,
+                spec.max_objects, spec.min_object_size, spec.max_object_size)
+            image_id = index + 1
+            file_name = f'{split}/{image_id:06d}.png'
+            image.save(root / 'images' / file_name)
+            images.append(dict(id=image_id, file_name=file_name, width=spec.image_size,
+                               height=spec.image_size))
+            for obj in objects:
+                if split == 'train' and obj['category_id'] in novel_ids:
+                    continue  # drawn but unannotated, like novel objects in OV-COCO train
+                ann = dict(id=len(anns) + 1, image_id=image_id, category_id=obj['category_id'],
+                           bbox=[round(v, 2) for v in obj['bbox']], iscrowd=0,
+                           area=round(obj['bbox'][2] * obj['bbox'][3], 2))
+                if split.startswith('clip'):
+                    ann['caption'] = f'a photo of a {by_id[obj["category_id"]]["name"]}.'
+                anns.append(ann)
+            if bar:
+                bar.update()
+        datasets[split] = dict(images=images, annotations=anns, categories=kept_cats)
+        counts[split] = dict(images=len(images), annotations=len(anns))
+    (root / 'annotations').mkdir(exist_ok=True)
+    for split, data in datasets.items():
+        write_json_atomic(data, root / 'annotations' / f'{split}.json')
+    write_json_atomic(categories, root / 'annotations' / 'categories.json')
+    for name, cats in (('all', categories),
+                       ('base', [c for c in categories if c['split'] == 'base']),
+                       ('novel', [c for c in categories if c['split'] == 'novel'])):
+        _write_text_atomic('\n'.join(c['name'] for c in cats) + '\n',
+                           root / 'annotations' / f'{name}_classes.txt')
+    _draw_samples(root, datasets['val'], categories)
+    summary = dict(spec=spec.to_dict(), split_kind=spec.split_kind,
+                   novel_classes=[c['name'] for c in categories if c['split'] == 'novel'],
+                   base_classes=[c['name'] for c in categories if c['split'] == 'base'],
+                   counts=counts)
+    write_json_atomic(summary, root / 'world.json')  # last: marks the world complete
+    return summary

@@ -1,0 +1,83 @@
+"""Runs mmdet's own command-line tools (shipped inside the mmdet package) with OVDKit loaded.
+
+OVDKit's ``tools/train.py`` and ``tools/test.py`` are these tools, not forks of them: the CLI is
+mmdet's, option for option. Two things are added before the tool starts: ``import ovdkit``
+(registries and the checkpoint allow-list) and, for ``--launcher pytorch|slurm|mpi`` on a machine
+without CUDA, :func:`enable_cpu_distributed`.
+"""
+import os
+import runpy
+import sys
+from pathlib import Path
+from typing import List, Sequence
+
+import torch
+
+
+def mmdet_tool_path(name: str) -> Path:
+    """Returns the path of one of mmdet's tools, e.g. ``'train.py'``.
+
+    Raises:
+        FileNotFoundError: if the installed mmdet does not ship it (mmdet installed without
+            its ``.mim`` files).
+    """
+    import mmdet
+    path = Path(mmdet.__file__).parent / '.mim' / 'tools' / name
+    if not path.is_file():
+        raise FileNotFoundError(f'mmdet {mmdet.__version__} at {path.parent.parent.parent} '
+                                f'does not ship tools/{name}; reinstall mmdet from its wheel')
+    return path
+
+
+def _launcher(argv: Sequence[str]) -> str:
+    for i, arg in enumerate(argv):
+        if arg == '--launcher' and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith('--launcher='):
+            return arg.split('=', 1)[1]
+    return 'none'
+
+
+def enable_cpu_distributed() -> None:
+    """Makes mmengine's ``pytorch`` launcher work on CPU-only machines.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device(LOCAL_RANK)`` before it initialises the
+    process group, and wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail without
+    CUDA. Here the process group uses gloo (nccl needs GPUs) and CPU modules get DDP without
+    device ids. Only called when CUDA is unavailable, and it says so on stderr.
+    """
+    import mmengine.dist.utils as dist_utils
+    from mmengine.model import MMDistributedDataParallel
+
+    def init_dist_pytorch_cpu(backend: str, init_backend: str = 'torch', **kwargs) -> None:
+        if backend != 'gloo':
+            print(f'[ovdkit] no CUDA device: process group backend {backend!r} -> \'gloo\'',
+                  file=sys.stderr)
+        torch.distributed.init_process_group(backend='gloo', **kwargs)
+
+    original_init = MMDistributedDataParallel.__init__
+
+    def ddp_init(self, module, detect_anomalous_params: bool = False, **kwargs):
+        if all(p.device.type == 'cpu' for p in module.parameters()):
+            kwargs.pop('device_ids', None)  # torch's DDP rejects device ids for CPU modules
+        original_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+    dist_utils._init_dist_pytorch = init_dist_pytorch_cpu
+    MMDistributedDataParallel.__init__ = ddp_init
+    print(f'[ovdkit] no CUDA device: rank {os.environ.get("RANK", "?")} trains on CPU',
+          file=sys.stderr)
+
+
+def run_mmdet_tool(name: str, argv: List[str]) -> None:
+    """Runs ``mmdet/.mim/tools/<name>`` as ``__main__`` with the given arguments.
+
+    Args:
+        name: Tool file name, e.g. ``'train.py'`` or ``'test.py'``.
+        argv: Command-line arguments after the program name.
+    """
+    import ovdkit  # noqa: F401  (registers modules and the checkpoint allow-list)
+    if _launcher(argv) != 'none' and not torch.cuda.is_available():
+        enable_cpu_distributed()
+    path = mmdet_tool_path(name)
+    sys.argv = [str(path), *argv]
+    runpy.run_path(str(path), run_name='__main__')

@@ -1,0 +1,130 @@
+"""ViLD-text head: base-only training softmax, frozen buffers, vocabulary swap, checkpoints."""
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
+from mmengine.config import Config, ConfigDict
+
+import ovdkit  # noqa: F401
+from ovdkit.text import make_meta, save_text_embeddings
+
+CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+BASE = ['red star', 'blue circle', 'green square']
+ALL = BASE + ['yellow heart', 'purple cross']
+DIM = 128
+
+
+def _embedding_file(tmp_path, names, seed):
+    torch.manual_seed(seed)
+    emb = torch.nn.functional.normalize(torch.randn(len(names), DIM), dim=-1)
+    meta = make_meta('OVD-TinyCLIP-RN', 'x.pt', 'sha256:0', 'single', ['{}'], names, DIM)
+    return str(save_text_embeddings(tmp_path / f'vocab{len(names)}_{seed}.pt', emb, meta)), emb
+
+
+@pytest.fixture()
+def detector(tmp_path):
+    """The toy-world ViLD-text detector with 3 base / 5 test classes from embedding files."""
+    register_all_modules()
+    base_path, base_emb = _embedding_file(tmp_path, BASE, 0)
+    all_path, all_emb = _embedding_file(tmp_path, ALL, 1)
+    cfg = Config.fromfile(CONFIG)
+    head = cfg.model.roi_head.bbox_head
+    head.vocabulary = dict(classes=BASE, path=base_path)
+    head.test_vocabulary = dict(classes=ALL, path=all_path)
+    torch.manual_seed(0)
+    model = MODELS.build(ConfigDict(cfg.model))
+    model.init_weights()
+    return model, base_emb, all_emb
+
+
+def _batch(model, num_items, num_classes):
+    packed = demo_mm_inputs(batch_size=len(num_items), image_shapes=(3, 128, 128),
+                            num_items=num_items, num_classes=num_classes)
+    return model.data_preprocessor(packed, True)
+
+
+def test_loss_with_and_without_gt_uses_base_plus_background(detector):
+    model, _, _ = detector
+    model.train()
+    head = model.roi_head.bbox_head
+    assert head.num_classes == 3
+    data = _batch(model, [3, 0], num_classes=3)  # second image has no box at all
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss_cls']) and losses['loss_cls'] > 0
+    assert torch.isfinite(losses['loss_bbox'])
+    feats = torch.randn(6, 64, 7, 7)
+    cls_score, bbox_pred = head(feats)
+    assert cls_score.shape == (6, 3 + 1)  # base + background: novel columns do not exist
+    assert bbox_pred.shape == (6, 4)      # class-agnostic regression
+    losses['loss_cls'].backward()
+    assert head.fc_cls.background_embedding.grad is not None
+    assert head.fc_cls.projection.weight.grad is not None
+
+
+def test_no_gt_image_only_trains_background(detector):
+    model, _, _ = detector
+    model.train()
+    data = _batch(model, [0], num_classes=3)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss_cls'])
+    assert losses['loss_bbox'].item() == 0.0
+
+
+def test_text_embeddings_are_frozen_buffers_outside_checkpoints(detector):
+    model, base_emb, _ = detector
+    model.train()
+    head = model.roi_head.bbox_head
+    head(torch.randn(2, 64, 7, 7))
+    emb = head.fc_cls.class_embeddings
+    torch.testing.assert_close(emb, base_emb)
+    assert not emb.requires_grad
+    assert all(p is not emb for p in model.parameters())
+    assert not any('class_embeddings' in k for k in model.state_dict())
+
+
+def test_vocabulary_swap_changes_classes_not_boxes(detector):
+    model, _, all_emb = detector
+    model.eval()
+    head = model.roi_head.bbox_head
+    feats = torch.randn(5, 64, 7, 7)
+    with torch.no_grad():
+        score5, box5 = head(feats)
+        head.set_test_vocabulary(['red star', 'yellow heart'], all_emb[[0, 3]])
+        score2, box2 = head(feats)
+    assert head.num_classes == 2 and score5.shape == (5, 6) and score2.shape == (5, 3)
+    torch.testing.assert_close(box5, box2)
+    # same classes, same logits: the swap is exact
+    torch.testing.assert_close(score2[:, :2], score5[:, [0, 3]])
+    data = _batch(model, [2], num_classes=2)
+    with torch.no_grad():
+        pred = model(**data, mode='predict')[0].pred_instances
+    assert pred.labels.numel() == 0 or int(pred.labels.max()) < 2
+    model.train()
+    assert head.num_classes == 3  # training always uses the base vocabulary
+
+
+def test_checkpoint_from_one_vocabulary_loads_with_another(detector, tmp_path):
+    model, _, _ = detector
+    state = model.state_dict()
+    cfg = Config.fromfile(CONFIG)
+    other_path, _ = _embedding_file(tmp_path, ['cat', 'dog'], 5)
+    cfg.model.roi_head.bbox_head.vocabulary = dict(classes=['cat', 'dog'], path=other_path)
+    cfg.model.roi_head.bbox_head.test_vocabulary = dict(classes=['cat', 'dog'], path=other_path)
+    other = MODELS.build(ConfigDict(cfg.model))
+    other.load_state_dict(state, strict=True)
+    other.eval()
+    with torch.no_grad():
+        cls_score, _ = other.roi_head.bbox_head(torch.randn(2, 64, 7, 7))
+    assert cls_score.shape == (2, 3)
+
+
+def test_embedding_file_for_other_names_is_refused(tmp_path):
+    register_all_modules()
+    path, _ = _embedding_file(tmp_path, BASE, 0)
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.roi_head.bbox_head.vocabulary = dict(classes=['cat', 'dog', 'cow'], path=path)
+    model = MODELS.build(ConfigDict(cfg.model))
+    model.train()
+    with pytest.raises(ValueError, match="'classes' differs: index 0: file has 'red star'"):
+        model.roi_head.bbox_head(torch.randn(1, 64, 7, 7))
