@@ -77,7 +77,8 @@ else
   "${PIP[@]}" install -q "${CONSTRAINTS[@]}" setuptools
 fi
 # mmcv's own runtime requirements (not its build ones).
-"${PIP[@]}" install -q "${CONSTRAINTS[@]}" addict packaging Pillow pyyaml yapf opencv-python
+"${PIP[@]}" install -q "${CONSTRAINTS[@]}" addict packaging Pillow pyyaml yapf opencv-python \
+  mmengine
 
 log "mmengine / mmdet / open_clip / pycocotools / lvis / pytest / ovdkit"
 "${PIP[@]}" install -q "${CONSTRAINTS[@]}" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"

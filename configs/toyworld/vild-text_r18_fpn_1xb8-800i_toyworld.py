@@ -30,7 +30,5 @@ optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
                      clip_grad=dict(max_norm=10, norm_type=2))
 default_hooks = dict(logger=dict(interval=50),
-                     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1),
-                     visualization=dict(type='DetVisualizationHook', interval=75,
-                                        score_thr=0.3))
+                     checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)

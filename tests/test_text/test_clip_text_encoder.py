@@ -107,3 +107,16 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
 def test_unknown_model_name():
     with pytest.raises(CLIPWeightsError, match="unknown open_clip model 'ViT-Nope'"):
         CLIPTextEncoder('ViT-Nope', None)
+
+
+def test_composed_class_prompt_tokens_equal_whole_prompt_tokens(encoder):
+    from ovdkit.datasets import LVIS_V1_CLASSES
+    from ovdkit.text import name_for_prompt
+    names = list(LVIS_V1_CLASSES[::6]) + ['bolt_(for_a_door)', "baby's breath", 'a&w root beer',
+                                          '3d glasses', 'traffic light']
+    templates = list(VILD_TEMPLATES) + ['{}', '({}).', "{}'s photo", 'x{}y']
+    fast = encoder.class_prompt_tokens(names, templates)
+    whole = open_clip.get_tokenizer(MODEL)(
+        [t.format(name_for_prompt(n)) for n in names for t in templates])
+    assert fast.shape == (len(names) * len(templates), 77)
+    assert torch.equal(fast, whole)

@@ -12,3 +12,6 @@ __all__ = [
     'save_text_embeddings', 'weights_id', 'SINGLE_TEMPLATES', 'TEMPLATE_SETS', 'VILD_TEMPLATES',
     'load_templates', 'name_for_prompt'
 ]
+
+# OVDKit's own open_clip configs (OVD-*) are usable by name as soon as ovdkit is imported.
+register_model_configs()

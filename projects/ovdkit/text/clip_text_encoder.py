@@ -120,23 +120,87 @@ class CLIPTextEncoder(nn.Module):
             ValueError: a text needs more than ``context_length`` tokens (start and end tokens
                 included); it names the text.
         """
-        for text in texts:
-            n = self.num_tokens(text)
-            if n > self.context_length:
-                raise ValueError(f'prompt {text!r} needs {n} tokens, more than the context '
-                                 f'length {self.context_length} of {self.model_name}')
-        return self.tokenizer(list(texts)).to(self.device)
+        if not self._simple:
+            for text in texts:
+                self._check_length(text, self.num_tokens(text))
+            return self.tokenizer(list(texts)).to(self.device)
+        return self._pad([self._ids(text) for text in texts], texts)
+
+    @property
+    def _simple(self) -> bool:
+        return isinstance(self.tokenizer, open_clip.tokenizer.SimpleTokenizer)
+
+    def _ids(self, text: str) -> List[int]:
+        return [self.tokenizer.sot_token_id, *self.tokenizer.encode(text),
+                self.tokenizer.eot_token_id]
+
+    def _check_length(self, text: str, n: int) -> None:
+        if n > self.context_length:
+            raise ValueError(f'prompt {text!r} needs {n} tokens, more than the context '
+                             f'length {self.context_length} of {self.model_name}')
+
+    def _pad(self, id_lists: Sequence[List[int]], texts: Sequence[str]) -> torch.Tensor:
+        out = torch.zeros(len(id_lists), self.context_length, dtype=torch.long)
+        for row, ids in enumerate(id_lists):
+            self._check_length(texts[row], len(ids))
+            out[row, :len(ids)] = torch.tensor(ids)
+        return out.to(self.device)
 
     def num_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` including the start and end tokens."""
         return len(self.tokenizer.encode(text)) + 2
 
+    def class_prompt_tokens(self, class_names: Sequence[str],
+                            templates: Sequence[str]) -> torch.Tensor:
+        """Token ids of every (class, template) prompt, class-major: ``(C * T, L)``.
+
+        BPE works word by word, so when a template has a non-alphanumeric character on each
+        side of ``{}`` and the name starts and ends with a letter or digit (or touches only
+        whitespace), the prompt's ids are the template's pieces' ids around the name's ids:
+        C + T tokenisations instead of C x T (96,240 -> 1,283 for LVIS x 80 templates). Other
+        prompts are tokenised whole. Equal to tokenising every prompt (tested).
+        """
+        names = [name_for_prompt(n) for n in class_names]
+        prompts = [t.format(n) for n in names for t in templates]
+        if not self._simple:
+            return self.tokenize(prompts)
+        encode = self.tokenizer.encode
+        pieces = []
+        for t in templates:
+            before, after = t.split('{}')
+            pieces.append((before, after, encode(before), encode(after)))
+        ids = []
+        for name in names:
+            name_ids = None
+            for before, after, before_ids, after_ids in pieces:
+                left_ok = not before or not before[-1].isalnum() and (
+                    before[-1].isspace() or name[:1].isalnum())
+                right_ok = not after or not after[0].isalnum() and (
+                    after[0].isspace() or name[-1:].isalnum())
+                if left_ok and right_ok:
+                    name_ids = encode(name) if name_ids is None else name_ids
+                    ids.append([self.tokenizer.sot_token_id, *before_ids, *name_ids,
+                                *after_ids, self.tokenizer.eot_token_id])
+                else:
+                    ids.append(self._ids(before + name + after))
+        return self._pad(ids, prompts)
+
     def _sequence_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Final-layer-norm features ``(N, L', width)``, ``L'`` = longest prompt of the batch.
+
+        The text transformer is causal: no position attends to a later one, so the padding
+        after the longest prompt cannot change any earlier feature and is not computed
+        (prompts are ~15 of 77 tokens: several times less work). Non-causal towers run in full.
+        """
         tower = self.tower
+        attn_mask = tower.attn_mask
+        if attn_mask is not None:
+            length = int((tokens != 0).sum(dim=1).max())
+            tokens, attn_mask = tokens[:, :length], attn_mask[:length, :length]
         cast_dtype = tower.transformer.get_cast_dtype()
         x = tower.token_embedding(tokens).to(cast_dtype)
-        x = x + tower.positional_embedding.to(cast_dtype)
-        x = tower.transformer(x, attn_mask=tower.attn_mask)
+        x = x + tower.positional_embedding[:tokens.shape[1]].to(cast_dtype)
+        x = tower.transformer(x, attn_mask=attn_mask)
         return tower.ln_final(x)
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,11 +222,14 @@ class CLIPTextEncoder(nn.Module):
         Returns:
             ``(N, D)`` float32 tensor on the encoder's device, unit rows.
         """
-        bar = ProgressBar(len(prompts), file=sys.stderr) if progress else None
+        return self._encode_tokens_pooled(self.tokenize(prompts), batch_size, progress)
+
+    def _encode_tokens_pooled(self, all_tokens: torch.Tensor, batch_size: int,
+                              progress: bool) -> torch.Tensor:
+        bar = ProgressBar(len(all_tokens), file=sys.stderr) if progress else None
         out = []
-        for start in range(0, len(prompts), batch_size):
-            chunk = list(prompts[start:start + batch_size])
-            tokens = self.tokenize(chunk)
+        for start in range(0, len(all_tokens), batch_size):
+            tokens = all_tokens[start:start + batch_size]
             x = self._sequence_features(tokens)
             if self.pool_type == 'eos':
                 pooled = x[torch.arange(len(x)), (tokens == self.eos_id).int().argmax(-1)]
@@ -170,7 +237,7 @@ class CLIPTextEncoder(nn.Module):
                 pooled = x[torch.arange(len(x)), tokens.argmax(-1)]
             out.append(F.normalize(self._project(pooled).float(), dim=-1))
             if bar is not None:
-                bar.update(len(chunk))
+                bar.update(len(tokens))
         if not out:
             return torch.zeros(0, self.embed_dim, device=self.device)
         return torch.cat(out)
@@ -192,8 +259,8 @@ class CLIPTextEncoder(nn.Module):
         Returns:
             ``(C, D)`` float32 tensor, unit rows, in ``class_names`` order.
         """
-        prompts = [t.format(name_for_prompt(n)) for n in class_names for t in templates]
-        emb = self.encode_prompts(prompts, batch_size=batch_size, progress=progress)
+        tokens = self.class_prompt_tokens(class_names, templates)
+        emb = self._encode_tokens_pooled(tokens, batch_size, progress)
         emb = emb.view(len(class_names), len(templates), -1).mean(dim=1)
         return F.normalize(emb, dim=-1)
 
@@ -203,6 +270,7 @@ class CLIPTextEncoder(nn.Module):
 
         Features are the text transformer's outputs after the final layer norm, projected to
         the joint embedding space (the same projection as the pooled embedding; not normalised).
+        Positions after the longest prompt are zeros (padding; masked out).
 
         Args:
             prompts: One prompt or a list of B prompts (each within the context length).
@@ -215,5 +283,7 @@ class CLIPTextEncoder(nn.Module):
         if isinstance(prompts, str):
             prompts = [prompts]
         tokens = self.tokenize(prompts)
-        features = self._project(self._sequence_features(tokens)).float()
+        computed = self._project(self._sequence_features(tokens)).float()
+        features = computed.new_zeros(len(tokens), self.context_length, computed.shape[-1])
+        features[:, :computed.shape[1]] = computed  # positions past every prompt stay zero
         return dict(features=features, attention_mask=tokens != 0, token_ids=tokens)

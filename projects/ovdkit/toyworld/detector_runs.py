@@ -7,7 +7,7 @@ paths (world, CLIP checkpoint, embedding cache, work dir) at its own work dir, e
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict
+from typing import TYPE_CHECKING, Dict, List
 
 from ..datasets.converters import write_json_atomic
 
@@ -41,6 +41,46 @@ def toyworld_cfg_options(pipeline: 'ToyWorldPipeline', method: str) -> Dict[str,
     return options
 
 
+def draw_examples(runner, out_dir: Path, num: int = 4, zoom: int = 3,
+                  score_thr: float = 0.3) -> List[Path]:
+    """Draws ground truth (left) and detections (right) of the first val images, enlarged.
+
+    Args:
+        runner: A Runner after training (its model and test dataset are used).
+        out_dir: Folder for ``<image>.png`` files.
+        num: Number of images.
+        zoom: Nearest-neighbour enlargement, so 128 px scenes stay legible.
+        score_thr: Lowest score drawn.
+
+    Returns:
+        Paths of the written pictures.
+    """
+    import mmcv
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmdet.visualization import DetLocalVisualizer
+
+    dataset = runner.test_dataloader.dataset
+    visualizer = DetLocalVisualizer.get_instance(f'toyworld_examples_{runner.timestamp}')
+    visualizer.dataset_meta = dataset.metainfo
+    model = runner.model
+    model.eval()
+    written = []
+    for index in range(min(num, len(dataset))):
+        with torch.no_grad():
+            sample = model.test_step(pseudo_collate([dataset[index]]))[0]
+        image = mmcv.imread(sample.img_path, channel_order='rgb')
+        image = mmcv.imrescale(image, zoom, interpolation='nearest')
+        sample.gt_instances.bboxes = sample.gt_instances.bboxes * zoom
+        sample.pred_instances.bboxes = sample.pred_instances.bboxes * zoom
+        path = out_dir / Path(sample.img_path).name
+        out_dir.mkdir(parents=True, exist_ok=True)
+        visualizer.add_datasample(path.stem, image, sample, draw_gt=True,
+                                  pred_score_thr=score_thr, out_file=str(path))
+        written.append(path)
+    return written
+
+
 def run_detector(pipeline: 'ToyWorldPipeline', method: str) -> Dict:
     """Trains ``method``'s config on base boxes, tests it on val, returns AP50 in percent.
 
@@ -57,7 +97,6 @@ def run_detector(pipeline: 'ToyWorldPipeline', method: str) -> Dict:
         cfg.train_cfg.max_iters = pipeline.det_iters
     max_iters = cfg.train_cfg.max_iters
     cfg.train_cfg.val_begin = max_iters + 1  # evaluated once below, by the test loop
-    cfg.default_hooks.visualization.update(draw=True, test_out_dir='detections')
     out_dir = pipeline.work_dir / method
     result_path = out_dir / 'result.json'
     clip_id = hashlib.sha256(pipeline.clip_path.read_bytes()).hexdigest()
@@ -71,13 +110,13 @@ def run_detector(pipeline: 'ToyWorldPipeline', method: str) -> Dict:
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test()
-    pictures = sorted(p.relative_to(pipeline.work_dir).as_posix() for p in
-                      (out_dir / runner.timestamp / 'detections').rglob('*.png'))
+    pictures = [p.relative_to(pipeline.work_dir).as_posix()
+                for p in draw_examples(runner, out_dir / 'detections')]
     result = dict(
         novel_ap50=round(100 * float(metrics['coco/novel_ap50']), 1),
         base_ap50=round(100 * float(metrics['coco/base_ap50']), 1),
         all_ap50=round(100 * float(metrics['coco/all_ap50']), 1),
-        iterations=max_iters, config=METHOD_CONFIGS[method], pictures=pictures[:4],
+        iterations=max_iters, config=METHOD_CONFIGS[method], pictures=pictures,
         checkpoint=str(out_dir / f'iter_{max_iters}.pth'), inputs_digest=digest)
     write_json_atomic(result, result_path)
     return result
