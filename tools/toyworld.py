@@ -3,8 +3,9 @@
 
     python tools/toyworld.py [--work-dir work_dirs/toyworld] [--methods vild-text,...]
         [--seed 0] [--shapes circle,square,...] [--colors red,green,...] [--image-size 128]
-        [--num-train 2000] [--num-val 300] [--novel-shapes star,heart | --novel "red star,..."
-        | --novel-fraction 0.25] [--clip-steps 900] [--det-iters N]
+        [--num-train 2000] [--num-val 300] [--object-size 16,40]
+        [--novel-shapes star,heart | --novel "red star,..." | --novel-fraction 0.25]
+        [--clip-steps 900] [--det-iters N]
 
 Draws the world, trains its tiny CLIP, builds text embeddings, trains and evaluates the
 detector methods, and writes work_dir/report.md and report.json. Steps already done are
@@ -32,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument('--num-clip-train', type=int, default=defaults.num_clip_train)
     p.add_argument('--num-clip-val', type=int, default=defaults.num_clip_val)
     p.add_argument('--max-objects', type=int, default=defaults.max_objects)
+    p.add_argument('--object-size', default=f'{defaults.min_object_size},'
+                   f'{defaults.max_object_size}', help='MIN,MAX object diameter in pixels')
     split = p.add_mutually_exclusive_group()
     split.add_argument('--novel-shapes', help='concepts split: these shapes are novel')
     split.add_argument('--novel', help='combinations split: these categories are novel')
@@ -52,6 +55,8 @@ def main(argv=None) -> None:
         colors=tuple(parse_name_list(args.colors)), image_size=args.image_size,
         num_train=args.num_train, num_val=args.num_val, num_clip_train=args.num_clip_train,
         num_clip_val=args.num_clip_val, max_objects=args.max_objects,
+        min_object_size=int(args.object_size.split(',')[0]),
+        max_object_size=int(args.object_size.split(',')[1]),
         novel_shapes=tuple(novel_shapes) if novel_shapes else None,
         novel=tuple(novel) if novel else None, novel_fraction=args.novel_fraction)
     pipeline = ToyWorldPipeline(spec, args.work_dir, clip_steps=args.clip_steps,

@@ -32,3 +32,5 @@ optim_wrapper = dict(type='OptimWrapper',
 default_hooks = dict(logger=dict(interval=50),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
+# Same world, same numbers: the detector's initialisation and sampling are seeded too.
+randomness = dict(seed=0)
