@@ -84,11 +84,6 @@ class ViLDTextBBoxHead(Shared2FCBBoxHead):
     def num_classes(self, value: int) -> None:
         """BBoxHead.__init__ assigns a placeholder; the vocabularies decide instead."""
 
-    @property
-    def classes(self) -> Tuple[str, ...]:
-        """Names of the vocabulary in use."""
-        return self.train_classes if self.training else self.test_classes
-
     def set_test_vocabulary(self, classes: Sequence[str], embeddings: Tensor) -> None:
         """Swaps the evaluation vocabulary in place.
 

@@ -86,7 +86,7 @@ class ToyWorldPipeline:
             stats = train_toy_clip(str(self.world_dir), str(self.clip_path),
                                    steps=self.clip_steps, seed=self.spec.seed,
                                    progress=self.progress)
-            novel = json.loads((self.world_dir / 'world.json').read_text())['novel_classes']
+            novel = self.world['novel_classes']
             stats['zero_shot'] = zero_shot_accuracy(str(self.world_dir), str(self.clip_path),
                                                     novel_names=novel)
             stats['inputs_digest'] = _digest(inputs)
@@ -98,13 +98,6 @@ class ToyWorldPipeline:
         """``(C, D)`` embeddings of ``classes`` from the toy CLIP, through the cache."""
         cache = TextEmbeddingCache(self.embedding_dir)
         return cache.get(list(classes), TOY_CLIP_MODEL, str(self.clip_path), 'vild')
-
-    def embeddings_path(self, classes: Sequence[str]) -> Path:
-        """Cache path of the embeddings of ``classes`` (built if missing)."""
-        cache = TextEmbeddingCache(self.embedding_dir)
-        self.text_embeddings(classes)
-        return cache.path_for(cache.meta_for(list(classes), TOY_CLIP_MODEL,
-                                             str(self.clip_path), 'vild'))
 
     @property
     def world(self) -> Dict:
