@@ -13,12 +13,12 @@ the category list, and images left without annotations are kept (as Detic's
 import sys
 import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import Dict, Union
 
 from mmengine.utils import ProgressBar
 
+from ..utils.atomic_io import write_json_atomic, write_text_atomic
 from ..utils.mmdet_tools import mmdet_tool_path
 from .ov_splits import lvis_split, ov_coco_split_of_category_ids
 
@@ -34,26 +34,6 @@ def _mmdet_coco2ovd():
 def _load(path: Union[str, Path]) -> Dict:
     with open(path) as f:
         return json.load(f)
-
-
-def write_json_atomic(obj: Dict, path: Union[str, Path]) -> None:
-    """Writes json to a temporary name in the target folder, then renames it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _write_lines_atomic(lines, path: Path) -> None:
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_text(''.join(f'{line}\n' for line in lines))
-    os.replace(tmp, path)
 
 
 def _check_output(src: Path, dst: Path) -> None:
@@ -122,7 +102,7 @@ def lvis_to_ov_lvis(train_json: Union[str, Path], out_json: Union[str, Path],
     vocab_files = {}
     for name, names in (('base', split['base_classes']), ('rare', split['novel_classes'])):
         path = dst.parent / f'lvis_v1_{name}_classes.txt'
-        _write_lines_atomic(names, path)
+        write_text_atomic(''.join(f'{n}\n' for n in names), path)
         vocab_files[name] = str(path)
     return dict(images=len(out['images']), annotations=len(kept),
                 removed_annotations=len(data['annotations']) - len(kept),

@@ -1,11 +1,11 @@
 """A tiny COCO-format detection dataset drawn on the fly, for smoke tests and the smoke config."""
-import json
-import os
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from ..utils.atomic_io import write_json_atomic
 
 #: (name, RGB fill, shape) of the fixture's categories; ids are 1..len.
 FIXTURE_CATEGORIES = (
@@ -23,12 +23,6 @@ def _draw_object(draw: ImageDraw.ImageDraw, shape: str, box: Sequence[int], fill
         draw.ellipse(box, fill=fill)
     else:
         draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=fill)
-
-
-def _write_json_atomic(obj: Dict, path: Path) -> None:
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
 
 
 def make_coco_fixture(out_dir: str, num_train: int = 24, num_val: int = 8,
@@ -79,7 +73,7 @@ def make_coco_fixture(out_dir: str, num_train: int = 24, num_val: int = 8,
             images.append(dict(id=image_id, file_name=file_name, width=image_size,
                                height=image_size))
         path = root / 'annotations' / f'instances_{split}.json'
-        _write_json_atomic(dict(images=images, annotations=annotations,
+        write_json_atomic(dict(images=images, annotations=annotations,
                                 categories=categories), path)
         paths[split] = str(path)
     return paths

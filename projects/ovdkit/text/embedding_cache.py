@@ -16,6 +16,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import open_clip
 import torch
 
+from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..version import __version__
 from .clip_text_encoder import CLIPTextEncoder, register_model_configs
 from .templates import load_templates
@@ -88,16 +89,6 @@ def make_meta(model: str, pretrained: Optional[str], weights: str, templates: st
     return meta
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def save_text_embeddings(path: Union[str, Path], embeddings: torch.Tensor, meta: Dict) -> Path:
     """Writes ``<path>.pt`` and its sidecar ``<path>.json`` atomically (sidecar last).
 
@@ -114,11 +105,9 @@ def save_text_embeddings(path: Union[str, Path], embeddings: torch.Tensor, meta:
     if tuple(embeddings.shape) != expected:
         raise ValueError(f'embeddings of shape {tuple(embeddings.shape)} do not match their '
                          f'sidecar (num_classes, dim) = {expected}')
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensor = embeddings.detach().float().cpu().contiguous()
-    _atomic_write(path, lambda tmp: torch.save({'embeddings': tensor}, tmp))
-    _atomic_write(path.with_suffix('.json'),
-                  lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))
+    atomic_write(path, lambda tmp: torch.save({'embeddings': tensor}, tmp))
+    write_json_atomic(meta, path.with_suffix('.json'), indent=1)
     return path
 
 
@@ -222,8 +211,12 @@ class TextEmbeddingCache:
 
     def path_for(self, meta: Dict) -> Path:
         """Cache file path of an entry (``.pt``; the sidecar is beside it)."""
-        weights = meta['weights_id'].split(':')[0] if meta['pretrained'] is None or \
-            meta['weights_id'].startswith('sha256') else meta['pretrained']
+        if meta['pretrained'] is None:
+            weights = 'random'
+        elif meta['weights_id'].startswith('sha256:'):
+            weights = 'file-' + meta['weights_id'][len('sha256:'):][:8]
+        else:
+            weights = meta['pretrained']  # the tag
         stem = '_'.join([_safe(meta['model']), _safe(weights), _safe(meta['templates']),
                          f"{meta['num_classes']}c", meta['key'][:16]])
         return self.cache_dir / f'{stem}.pt'

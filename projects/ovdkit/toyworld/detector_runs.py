@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List
 
-from ..datasets.converters import write_json_atomic
+from ..text.embedding_cache import file_sha256
+from ..utils.atomic_io import write_json_atomic
 
 if TYPE_CHECKING:
     from .pipeline import ToyWorldPipeline
@@ -99,7 +100,7 @@ def run_detector(pipeline: 'ToyWorldPipeline', method: str) -> Dict:
     cfg.train_cfg.val_begin = max_iters + 1  # evaluated once below, by the test loop
     out_dir = pipeline.work_dir / method
     result_path = out_dir / 'result.json'
-    clip_id = hashlib.sha256(pipeline.clip_path.read_bytes()).hexdigest()
+    clip_id = file_sha256(pipeline.clip_path)  # memoised: the embedding cache hashed it
     digest = hashlib.sha256(json.dumps([pipeline.spec.to_dict(), clip_id, cfg.pretty_text],
                                        sort_keys=True).encode()).hexdigest()[:16]
     if result_path.is_file():

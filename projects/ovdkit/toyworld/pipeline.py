@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ..datasets.converters import write_json_atomic
+from ..utils.atomic_io import write_json_atomic
 from ..text import TextEmbeddingCache
 from .detector_runs import METHOD_CONFIGS, run_detector
 from .report import write_report

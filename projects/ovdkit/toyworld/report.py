@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 from typing import Dict
 
-from ..datasets.converters import write_json_atomic
+from ..utils.atomic_io import write_json_atomic, write_text_atomic
 
 
 def _ap_table_image(results: Dict, path: Path) -> None:
@@ -65,6 +65,4 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
     lines += ['## Step times (s)', '', '| step | seconds |', '|---|---|']
     lines += [f'| {k} | {v} |' for k, v in timings.items()]
     lines += ['', '```json', json.dumps(summary), '```', '']
-    tmp = work_dir / '.report.md.tmp'
-    tmp.write_text('\n'.join(lines))
-    tmp.replace(work_dir / 'report.md')
+    write_text_atomic('\n'.join(lines), work_dir / 'report.md')

@@ -9,7 +9,6 @@ that way, exactly as it would load real CLIP weights.
 import sys
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
@@ -23,6 +22,7 @@ from PIL import Image
 from torchvision.ops import roi_align
 
 from ..text import VILD_TEMPLATES, CLIPTextEncoder, create_clip_model, register_model_configs
+from ..utils.atomic_io import atomic_write
 
 TOY_CLIP_MODEL = 'OVD-TinyCLIP-RN'
 
@@ -164,11 +164,7 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         if bar:
             bar.update()
     seconds = time.perf_counter() - start
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, out)
+    atomic_write(out_path, lambda tmp: torch.save(model.state_dict(), tmp))
     return dict(steps=steps, batch_size=batch_size, seconds=round(seconds, 1),
                 crops_per_s=round(steps * batch_size / seconds, 1),
                 final_loss=round(loss_value, 4))

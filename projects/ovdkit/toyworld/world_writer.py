@@ -14,7 +14,6 @@ Layout under ``out_dir``::
 """
 import sys
 import json
-import os
 from pathlib import Path
 from typing import Dict, List
 
@@ -22,7 +21,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 from PIL import Image, ImageDraw
 
-from ..datasets.converters import write_json_atomic
+from ..utils.atomic_io import atomic_write, write_json_atomic, write_text_atomic
 from .scene_renderer import render_scene
 from .world_spec import ToyWorldSpec
 
@@ -63,15 +62,7 @@ def _draw_samples(root: Path, val: Dict, categories: List[Dict], n: int = 8) -> 
     sheet = Image.new('RGB', (cols * tiles[0].width, rows * tiles[0].height))
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * tile.width, (i // cols) * tile.height))
-    tmp = root / '.samples.png.tmp'
-    sheet.save(tmp, format='PNG')
-    os.replace(tmp, root / 'samples.png')
-
-
-def _write_text_atomic(text: str, path: Path) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(root / 'samples.png', lambda tmp: sheet.save(tmp, format='PNG'))
 
 
 def world_is_complete(spec: ToyWorldSpec, out_dir: str) -> bool:
@@ -136,7 +127,7 @@ def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> D
     for name, cats in (('all', categories),
                        ('base', [c for c in categories if c['split'] == 'base']),
                        ('novel', [c for c in categories if c['split'] == 'novel'])):
-        _write_text_atomic('\n'.join(c['name'] for c in cats) + '\n',
+        write_text_atomic('\n'.join(c['name'] for c in cats) + '\n',
                            root / 'annotations' / f'{name}_classes.txt')
     _draw_samples(root, datasets['val'], categories)
     summary = dict(spec=spec.to_dict(), split_kind=spec.split_kind,
