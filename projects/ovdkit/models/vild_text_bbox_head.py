@@ -98,6 +98,33 @@ class ViLDTextBBoxHead(Shared2FCBBoxHead):
         self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=tuple(classes))
         self._loaded = None
 
+    def use_vocabulary(self, classes) -> Tuple[str, ...]:
+        """Makes ``classes`` the evaluation vocabulary, embedded like ``test_vocabulary``.
+
+        The text embeddings come through the vocabulary cache with the test vocabulary's
+        model, weights, templates and cache folder (CLIP is built at most once per process).
+        This is the method :class:`ovdkit.apis.OVDInferencer` calls on every open-vocabulary
+        head.
+
+        Args:
+            classes: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
+
+        Returns:
+            The resolved names, in order.
+
+        Raises:
+            ValueError: the embeddings' dimension differs from the head's ``embed_dim``.
+        """
+        cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
+        names, embeddings = vocabulary_embeddings(dict(cfg, classes=classes))
+        if embeddings.shape[1] != self.fc_cls.projection.out_features:
+            raise ValueError(
+                f'{type(self).__name__}: text embeddings of dimension {embeddings.shape[1]} '
+                f'({cfg.get("model")}) do not match the head\'s embed_dim '
+                f'{self.fc_cls.projection.out_features}')
+        self.set_test_vocabulary(names, embeddings)
+        return names
+
     def _ensure_embeddings(self) -> None:
         mode = 'train' if self.training else 'test'
         if self._loaded == mode:
