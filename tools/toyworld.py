@@ -22,7 +22,7 @@ def parse_args(argv=None):
     defaults = ToyWorldSpec()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--work-dir', default='work_dirs/toyworld')
-    p.add_argument('--methods', default=','.join(sorted(METHODS)),
+    p.add_argument('--methods', default=','.join(METHODS),
                    help=f'comma-separated detector methods (available: {sorted(METHODS)})')
     p.add_argument('--seed', type=int, default=defaults.seed)
     p.add_argument('--shapes', default=','.join(SHAPE_NAMES))

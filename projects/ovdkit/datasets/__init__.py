@@ -2,13 +2,15 @@
 from .ov_coco_dataset import OVCocoDataset
 from .ov_lvis_dataset import OVLVISV1Dataset
 from .toy_world_dataset import ToyWorldDataset
+from .transforms import LoadCLIPRegions, PackDetInputsWithRegions
 from .ov_splits import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES,
                         OV_COCO_BASE_CLASSES, OV_COCO_CLASSES, OV_COCO_NOVEL_CLASSES,
                         lvis_split, ov_coco_split_of_category_ids)
 from .vocabularies import BUILTIN_VOCABULARIES, check_vocabulary, resolve_vocabulary
 
 __all__ = [
-    'OVCocoDataset', 'OVLVISV1Dataset', 'ToyWorldDataset', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'LVIS_V1_CLASSES',
+    'OVCocoDataset', 'OVLVISV1Dataset', 'ToyWorldDataset', 'LoadCLIPRegions',
+    'PackDetInputsWithRegions', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'LVIS_V1_CLASSES',
     'OV_COCO_BASE_CLASSES', 'OV_COCO_CLASSES', 'OV_COCO_NOVEL_CLASSES', 'lvis_split',
     'ov_coco_split_of_category_ids', 'BUILTIN_VOCABULARIES', 'check_vocabulary',
     'resolve_vocabulary'

@@ -18,7 +18,23 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[3]
 METHOD_CONFIGS = {
     'vild-text': 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py',
+    'vild': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
+    'vild-ensemble': 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py',
 }
+#: The method whose RPN proposes the regions that ViLD's image branch distils (as in ViLD,
+#: an RPN trained on the base boxes), and how many proposals per image are kept.
+PROPOSAL_METHOD = 'vild-text'
+TOY_NUM_REGIONS = 32
+
+
+def _point_region_store(cfg, store: str) -> bool:
+    """Points every ``LoadCLIPRegions`` of the train pipeline at ``store``."""
+    found = False
+    for transform in cfg.train_dataloader.dataset.pipeline:
+        if transform['type'] == 'LoadCLIPRegions':
+            transform['store'] = store
+            found = True
+    return found
 
 
 def toyworld_cfg_options(pipeline: 'ToyWorldPipeline', method: str) -> Dict[str, object]:
@@ -101,8 +117,11 @@ def run_detector(pipeline: 'ToyWorldPipeline', method: str) -> Dict:
     out_dir = pipeline.work_dir / method
     result_path = out_dir / 'result.json'
     clip_id = file_sha256(pipeline.clip_path)  # memoised: the embedding cache hashed it
-    digest = hashlib.sha256(json.dumps([pipeline.spec.to_dict(), clip_id, cfg.pretty_text],
-                                       sort_keys=True).encode()).hexdigest()[:16]
+    uses_regions = _point_region_store(cfg, str(pipeline.region_store))
+    inputs = [pipeline.spec.to_dict(), clip_id, cfg.pretty_text]
+    if uses_regions:
+        inputs.append(pipeline.clip_regions())  # the store's provenance (proposal checkpoint)
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
     if result_path.is_file():
         previous = json.loads(result_path.read_text())
         if previous.get('inputs_digest') == digest:

@@ -5,13 +5,15 @@ and were made from the same inputs. Detector methods plug in through :data:`METH
 """
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..utils.atomic_io import write_json_atomic
 from ..text import TextEmbeddingCache
-from .detector_runs import METHOD_CONFIGS, run_detector
+from .detector_runs import (METHOD_CONFIGS, PROPOSAL_METHOD, REPO_ROOT, TOY_NUM_REGIONS,
+                            run_detector)
 from .report import write_report
 from .toy_clip import TOY_CLIP_MODEL, train_toy_clip, zero_shot_accuracy
 from .world_spec import ToyWorldSpec
@@ -57,8 +59,10 @@ class ToyWorldPipeline:
         self.world_dir = self.work_dir / 'world'
         self.clip_path = self.work_dir / 'clip' / 'toyclip.pt'
         self.embedding_dir = self.work_dir / 'embeddings'
+        self.region_store = self.work_dir / 'regions'
         self.timings: Dict[str, float] = {}
         self.results: Dict = {}
+        self.region_figures: Optional[Dict] = None
 
     # -- steps -----------------------------------------------------------------------------
     def _timed(self, name: str, fn: Callable):
@@ -98,6 +102,36 @@ class ToyWorldPipeline:
         """``(C, D)`` embeddings of ``classes`` from the toy CLIP, through the cache."""
         cache = TextEmbeddingCache(self.embedding_dir)
         return cache.get(list(classes), TOY_CLIP_MODEL, str(self.clip_path), 'vild')
+
+    def clip_regions(self) -> Dict:
+        """Fills the region store of ViLD's image branch; returns the store's provenance.
+
+        Proposals are the top :data:`TOY_NUM_REGIONS` of the RPN of :data:`PROPOSAL_METHOD`
+        (trained first if needed), embedded by the toy CLIP at 1x and 1.5x. A store made
+        from another checkpoint or CLIP is replaced, since the world changed under it.
+        """
+        from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
+        proposer = run_detector(self, PROPOSAL_METHOD)
+        config = str(REPO_ROOT / METHOD_CONFIGS[PROPOSAL_METHOD])
+        options = {'train_dataloader.dataset.data_root': f'{self.world_dir}/',
+                   'model.roi_head.bbox_head.vocabulary.pretrained': str(self.clip_path)}
+
+        def compute():
+            return precompute_clip_regions(
+                config, proposer['checkpoint'], TOY_CLIP_MODEL, str(self.clip_path),
+                str(self.region_store), num_regions=TOY_NUM_REGIONS, batch_size=8, workers=0,
+                cfg_options=options, progress=self.progress)
+
+        def run():
+            try:
+                return compute()
+            except RegionStoreError:
+                shutil.rmtree(self.region_store)
+                return compute()
+        if self.region_figures is None:
+            self.region_figures = self._timed('clip_regions', run)
+        meta = CLIPRegionStore(self.region_store).meta
+        return {k: v for k, v in meta.items() if k != 'image_keys'}
 
     @property
     def world(self) -> Dict:

@@ -1,0 +1,26 @@
+# ViLD (text + image) on OV-COCO: ViLD-text's config plus the image branch, distilled (L1,
+# weight 0.5) onto CLIP ViT-B/32 image embeddings of 1x / 1.5x crops of the top-300 proposals
+# of every training image, precomputed once:
+#   python tools/precompute_clip_regions.py \
+#       configs/vild/vild-text_r50_fpn_8xb2-90k_ov-coco.py VILD_TEXT_CHECKPOINT \
+#       --clip-model ViT-B-32 --clip-pretrained openai --num-regions 300 \
+#       --out data/coco/clip_regions/vit-b-32_train2017_seen_2
+# (any class-agnostic RPN trained on the base boxes works as the proposal source).
+_base_ = './vild-text_r50_fpn_8xb2-90k_ov-coco.py'
+
+region_store = 'data/coco/clip_regions/vit-b-32_train2017_seen_2'
+model = dict(roi_head=dict(
+    type='ViLDRoIHead',
+    bbox_head=dict(type='ViLDBBoxHead', image_projection='shared',
+                   loss_distill=dict(type='ViLDDistillationLoss', loss_weight=0.5))))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    # After the geometric transforms: the stored boxes follow their homography.
+    dict(type='LoadCLIPRegions', store=region_store),
+    dict(type='PackDetInputsWithRegions'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,0 +1,138 @@
+"""tools/precompute_clip_regions.py: store contents, kill -9 + restart, refusal of other settings."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, run_tool
+
+SMOKE = 'configs/smoke/faster-rcnn_r18_fpn_1xb4-40i_coco-fixture.py'
+NUM_TRAIN = 40
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory):
+    """A 40-image fixture, a random detector checkpoint and a random test-CLIP weights file."""
+    import open_clip
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config, ConfigDict
+
+    from ovdkit.testing import make_coco_fixture
+    from ovdkit.text import register_model_configs
+    root = tmp_path_factory.mktemp('regions')
+    make_coco_fixture(str(root / 'data'), num_train=NUM_TRAIN, num_val=2)
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(ConfigDict(Config.fromfile(str(REPO / SMOKE)).model))
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict()}, root / 'detector.pth')
+    register_model_configs()
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        clip = open_clip.create_model('OVD-TestCLIP-RN', pretrained=None)
+        torch.save(clip.state_dict(), root / f'clip{seed}.pt')
+    return root
+
+
+def _args(inputs, out, clip='clip0.pt', num_regions=20):
+    return ['tools/precompute_clip_regions.py', SMOKE, inputs / 'detector.pth',
+            '--clip-model', 'OVD-TestCLIP-RN', '--clip-pretrained', inputs / clip,
+            '--out', out, '--num-regions', num_regions, '--shard-size', 2, '--batch-size', 2,
+            '--workers', 0, '--cfg-options',
+            f'train_dataloader.dataset.data_root={inputs / "data"}/']
+
+
+def _digest(folder):
+    """sha256 of every visible file of a folder (temporary files of killed runs excluded)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if not p.name.startswith('.')}
+
+
+def test_store_contents_and_loading(inputs):
+    from ovdkit.regions import CLIPRegionStore
+    out = inputs / 'full'
+    proc = run_tool(_args(inputs, out))
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['images'] == NUM_TRAIN and figures['complete'] is True
+    assert figures['shards_written'] == NUM_TRAIN // 2
+    assert figures['crops'] > 0 and figures['crops_per_s'] > 0
+    assert 'img/s' in proc.stderr and 'crops_s' in proc.stderr  # the progress bar
+    store = CLIPRegionStore(out)
+    assert len(store) == NUM_TRAIN and store.complete
+    meta = store.meta
+    assert meta['clip_model'] == 'OVD-TestCLIP-RN'
+    assert meta['clip_weights_id'].startswith('sha256:')
+    assert meta['num_regions'] == 20 and meta['crop_scales'] == [1.0, 1.5]
+    assert meta['embed_dim'] == 32
+    images = json.loads((inputs / 'data' / 'annotations' / 'instances_train.json').read_text())
+    first = images['images'][0]
+    boxes, emb = store.get(first['id'])
+    assert boxes.dtype == np.float32 and emb.dtype == np.float16
+    assert 0 < len(boxes) <= 20 and emb.shape == (len(boxes), 32)
+    assert np.allclose(np.linalg.norm(emb.astype(np.float32), axis=1), 1, atol=2e-3)
+    assert (boxes[:, 2] <= first['width'] + 1e-3).all() and (boxes[:, :2] >= 0).all()
+    with pytest.raises(KeyError, match=f'image 999999 .*not in the CLIP region store {out}'):
+        store.get(999999)
+
+
+def _wait_for(path, proc, timeout=120):
+    start = time.time()
+    while not path.exists():
+        assert proc.poll() is None, 'the run ended before it could be interrupted'
+        assert time.time() - start < timeout
+        time.sleep(0.005)
+
+
+def test_kill_9_and_restart_gives_the_uninterrupted_result(inputs):
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    out = inputs / 'killed'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    cmd = [sys.executable] + [str(a) for a in _args(inputs, out)]
+    for stop_after in ('shard_00001.json', 'shard_00006.json'):
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        _wait_for(out / stop_after, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        index = json.loads((out / 'index.json').read_text())
+        assert not index['complete']
+        # Every shard the index lists has its arrays and marker; none is half there.
+        for shard in index['shards']:
+            for suffix in ('boxes.npy', 'embeddings.npy', 'json'):
+                assert (out / f'shard_{shard:05d}.{suffix}').is_file()
+    proc = run_tool(_args(inputs, out))
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['shards_already_done'] >= 7
+    assert figures['shards_already_done'] + figures['shards_written'] == NUM_TRAIN // 2
+    assert _digest(out) == _digest(full)
+
+
+@pytest.mark.parametrize('change, field', [(dict(clip='clip1.pt'), 'clip_weights_id'),
+                                           (dict(num_regions=10), 'num_regions')])
+def test_refuses_a_store_made_otherwise(inputs, change, field):
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    before = _digest(full)
+    proc = run_tool(_args(inputs, full, **change), check=False)
+    assert proc.returncode == 2
+    assert f"refusing to add to the region store {full}: it was made with another " \
+           f"'{field}'" in proc.stderr
+    assert _digest(full) == before
+
+
+def test_missing_clip_weights_file_is_an_error(inputs, tmp_path):
+    proc = run_tool(_args(inputs, tmp_path / 'x', clip='missing.pt'), check=False)
+    assert proc.returncode == 2
+    assert "OVD-TestCLIP-RN" in proc.stderr and 'missing.pt' in proc.stderr
+    assert not (tmp_path / 'x' / 'meta.json').exists()
