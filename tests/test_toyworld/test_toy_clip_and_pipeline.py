@@ -52,12 +52,19 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     args = ['tools/toyworld.py', '--work-dir', tmp_path, '--shapes', 'circle,square,star',
             '--colors', 'red,blue', '--novel-shapes', 'star', '--num-train', 4, '--num-val', 3,
             '--num-clip-train', 30, '--num-clip-val', 10, '--clip-steps', 10,
-            '--methods', 'vild-text', '--det-iters', 3, '--no-progress']
+            '--methods', 'vild-text,vild,vild-ensemble', '--det-iters', 3, '--no-progress']
     first = json.loads(run_tool(args).stdout.strip().splitlines()[-1])
+    methods = ('vild-text', 'vild', 'vild-ensemble')
     assert set(first) == {'clip_zero_shot_acc', 'clip_novel_acc', 'seconds',
-                          'vild-text/novel_ap50', 'vild-text/base_ap50', 'vild-text/all_ap50'}
-    assert all(0 <= first[f'vild-text/{k}_ap50'] <= 100 for k in ('novel', 'base', 'all'))
-    assert (tmp_path / 'vild-text' / 'iter_3.pth').is_file()
+                          'clip_regions_crops_per_s'} | {
+        f'{m}/{k}_ap50' for m in methods for k in ('novel', 'base', 'all')}
+    assert all(0 <= first[f'{m}/{k}_ap50'] <= 100 for m in methods
+               for k in ('novel', 'base', 'all'))
+    for method in methods:
+        assert (tmp_path / method / 'iter_3.pth').is_file()
+    # ViLD's targets: every training image's top proposals of the vild-text RPN, embedded.
+    store = json.loads((tmp_path / 'regions' / 'index.json').read_text())
+    assert store['complete'] and store['num_images'] == 4
     assert (tmp_path / 'ap50.png').is_file()
     assert 0.0 <= first['clip_zero_shot_acc'] <= 1.0
     report = (tmp_path / 'report.md').read_text()
@@ -68,4 +75,5 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     assert json.loads(second.stdout.strip().splitlines()[-1])['clip_zero_shot_acc'] == \
         first['clip_zero_shot_acc']
     timings = json.loads((tmp_path / 'report.json').read_text())['timings_s']
-    assert timings['train_clip'] == 0.0 and timings['method:vild-text'] < 5
+    assert timings['train_clip'] == 0.0
+    assert all(timings[f'method:{m}'] < 5 for m in methods), timings

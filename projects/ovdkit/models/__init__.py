@@ -1,9 +1,10 @@
 """Open-vocabulary heads and losses (registered in mmdet's MODELS)."""
+from .grounding_bbox_head import GroundingBBoxHead
 from .text_embedding_classifier import TextEmbeddingClassifier
 from .vild_bbox_head import ViLDBBoxHead
 from .vild_distillation_loss import ViLDDistillationLoss
 from .vild_roi_head import ViLDRoIHead
 from .vild_text_bbox_head import ViLDTextBBoxHead
 
-__all__ = ['TextEmbeddingClassifier', 'ViLDBBoxHead',
+__all__ = ['GroundingBBoxHead', 'TextEmbeddingClassifier', 'ViLDBBoxHead',
            'ViLDDistillationLoss', 'ViLDRoIHead', 'ViLDTextBBoxHead']

@@ -20,6 +20,7 @@ METHOD_CONFIGS = {
     'vild-text': 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py',
     'vild': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
     'vild-ensemble': 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py',
+    'grounding': 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py',
 }
 #: The method whose RPN proposes the regions that ViLD's image branch distils (as in ViLD,
 #: an RPN trained on the base boxes), and how many proposals per image are kept.

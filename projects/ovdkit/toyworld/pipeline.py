@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ..utils.atomic_io import write_json_atomic
 from ..text import TextEmbeddingCache
+from ..text.embedding_cache import file_sha256
 from .detector_runs import (METHOD_CONFIGS, PROPOSAL_METHOD, REPO_ROOT, TOY_NUM_REGIONS,
                             run_detector)
 from .report import write_report
@@ -128,10 +129,26 @@ class ToyWorldPipeline:
             except RegionStoreError:
                 shutil.rmtree(self.region_store)
                 return compute()
+        figures_path = self.work_dir / 'clip_regions.json'
+        if self.region_figures is None and self._region_store_up_to_date(proposer):
+            self.region_figures = json.loads(figures_path.read_text())
         if self.region_figures is None:
             self.region_figures = self._timed('clip_regions', run)
+            write_json_atomic(self.region_figures, figures_path)
         meta = CLIPRegionStore(self.region_store).meta
         return {k: v for k, v in meta.items() if k != 'image_keys'}
+
+    def _region_store_up_to_date(self, proposer: Dict) -> bool:
+        """Whether the store is complete and made from this proposer and this CLIP."""
+        from ..regions import CLIPRegionStore
+        if not (self.work_dir / 'clip_regions.json').is_file() or \
+                not (self.region_store / 'index.json').is_file():
+            return False
+        store = CLIPRegionStore(self.region_store)
+        meta = store.meta
+        return store.complete and meta.get('num_regions') == TOY_NUM_REGIONS and \
+            meta.get('proposal_checkpoint_sha256') == file_sha256(proposer['checkpoint']) and \
+            meta.get('clip_weights_id') == 'sha256:' + file_sha256(self.clip_path)
 
     @property
     def world(self) -> Dict:
@@ -154,8 +171,12 @@ class ToyWorldPipeline:
         for method, res in self.results.items():
             for key in ('novel_ap50', 'base_ap50', 'all_ap50'):
                 summary[f'{method}/{key}'] = res[key]
+        if self.region_figures and self.region_figures.get('images'):
+            summary['clip_regions_crops_per_s'] = self.region_figures['crops_per_s']
         summary['seconds'] = round(time.perf_counter() - start, 1)
-        write_report(self.work_dir, world, clip, self.results, self.timings, summary)
+        write_report(self.work_dir, world, clip, self.results, self.timings, summary,
+                     self.region_figures if self.region_figures and
+                     self.region_figures.get('images') else None)
         return summary
 
 

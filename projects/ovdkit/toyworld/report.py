@@ -1,7 +1,7 @@
 """report.md / report.json of a toy-world run, and its AP table as a picture."""
 import json
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 from ..utils.atomic_io import write_json_atomic, write_text_atomic
 
@@ -29,11 +29,14 @@ def _ap_table_image(results: Dict, path: Path) -> None:
 
 
 def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings: Dict,
-                 summary: Dict) -> None:
-    """Writes ``report.json`` (everything) and ``report.md`` (for people) into ``work_dir``."""
+                 summary: Dict, regions: Optional[Dict] = None) -> None:
+    """Writes ``report.json`` (everything) and ``report.md`` (for people) into ``work_dir``.
+
+    ``regions`` are the figures of the CLIP region precompute, when a ViLD method ran.
+    """
     work_dir = Path(work_dir)
     write_json_atomic(dict(summary=summary, world=world, clip=clip, methods=results,
-                           timings_s=timings), work_dir / 'report.json')
+                           clip_regions=regions, timings_s=timings), work_dir / 'report.json')
     zs = clip['zero_shot']
     lines = [
         '# Toy open-vocabulary world: report', '',
@@ -48,6 +51,11 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
         f"{len(world['base_classes']) + len(world['novel_classes'])} categories on "
         f"{zs['crops']} held-out crops: **{zs['acc']:.4f}**; on the {zs['novel_crops']} "
         f"novel-category crops: **{zs['novel_acc']:.4f}**.", '']
+    if regions:
+        lines += ['## CLIP regions (ViLD-image targets)', '',
+                  f"{regions['images']} training images, {regions['crops']} crops (1x and 1.5x "
+                  f"of the top proposals) embedded at {regions['crops_per_s']} crops/s "
+                  f"({regions['seconds']} s) into `{regions['store']}`.", '']
     if results:
         lines += ['## Detectors (AP50, %)', '', '| method | novel | base | all |',
                   '|---|---|---|---|']

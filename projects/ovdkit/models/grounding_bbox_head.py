@@ -1,0 +1,237 @@
+"""GLIP-style grounding: mmdet's Shared2FCBBoxHead classified by region-word alignment."""
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import torch
+from mmdet.models.losses import accuracy
+from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from ..datasets.vocabularies import resolve_vocabulary
+from ..text.token_feature_cache import vocabulary_token_features
+from .grounding_positive_map import flatten_prompt_tokens
+from .grounding_region_word_aligner import RegionWordAligner
+from .grounding_token_loss import GroundingTokenLoss
+
+#: GLIP's token loss.
+DEFAULT_TOKEN_LOSS = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25,
+                          loss_weight=1.0)
+
+
+@MODELS.register_module()
+class GroundingBBoxHead(Shared2FCBBoxHead):
+    """Shared2FC box head that grounds regions in the words of a vocabulary prompt (GLIP).
+
+    The vocabulary becomes the prompt ``"person. bicycle. traffic light. ..."`` (split into
+    chunks that fit the text context), whose per-token features come from the frozen CLIP text
+    tower and are cached on disk (:mod:`ovdkit.text.token_feature_cache`). Region features are
+    projected to CLIP's space and normalised; a :class:`RegionWordAligner` scores every region
+    against every token (``cos / temperature + bias``), optionally after a cross-attention in
+    which regions attend to the tokens (``fusion``). Each class owns the token span of its name
+    (the positive map; separators and start / end tokens are not scored). Training: a sigmoid
+    focal loss (or BCE) over tokens, the positives of a foreground region being the tokens of
+    its class, normalised by the number of foreground regions. Evaluation: a class's score is
+    the mean of its tokens' probabilities. Box regression is class-agnostic.
+
+    In ``train()`` mode the head uses the training vocabulary (the dataset's labels) and its
+    ``cls_score`` is token logits ``(N, T)``; in ``eval()`` mode it uses the test vocabulary,
+    swappable with :meth:`use_vocabulary`, and ``cls_score`` is class probabilities
+    ``(N, C + 1)`` (last column: 1 - the best class probability, mmdet's background slot).
+    Token features are non-persistent buffers: a checkpoint loads with any vocabulary.
+    Vocabularies are resolved on first use, so building the model needs no CLIP.
+
+    Args:
+        vocabulary: Training vocabulary config (``classes`` and ``model`` / ``pretrained`` /
+            ``cache_dir``, or ``path`` of a token-feature file); ``templates`` is accepted and
+            unused (the prompt is the names themselves).
+        embed_dim: CLIP embedding dimension ``D``.
+        test_vocabulary: Evaluation vocabulary config; keys it lacks come from ``vocabulary``.
+        temperature: Alignment logit temperature.
+        prior_prob: Initial token probability (GLIP: 0.01).
+        fusion: ``None`` (no deep fusion) or :class:`RegionWordFusion` arguments, e.g.
+            ``dict(num_heads=4, layer_scale=0.1)``.
+        names_per_prompt: ``None``: one prompt holds as many names as fit (GLIP). An integer
+            caps it; ``1`` encodes every name alone. CLIP's text tower is causal, so a name's
+            token features depend on the names before it in its prompt: with joint prompts a
+            base name reads differently in the training prompt (base names) and in the test
+            prompt (all names); one name a prompt makes its features vocabulary-independent.
+        loss_cls: Token loss: a sigmoid loss (``FocalLoss`` or ``CrossEntropyLoss`` with
+            ``use_sigmoid=True``). Inherited mmdet configs carry a softmax loss: replace it
+            (``_delete_=True``).
+        **kwargs: ``Shared2FCBBoxHead`` arguments. ``num_classes`` is ignored (the vocabularies
+            decide) and ``reg_class_agnostic`` is always True.
+    """
+
+    def __init__(self, vocabulary: Mapping, embed_dim: int,
+                 test_vocabulary: Optional[Mapping] = None, temperature: float = 0.02,
+                 prior_prob: float = 0.01, fusion: Optional[Mapping] = None,
+                 names_per_prompt: Optional[int] = None,
+                 loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
+        self.vocabulary_cfg = dict(vocabulary)
+        self.names_per_prompt = names_per_prompt
+        self.test_vocabulary_cfg = dict(vocabulary, **(test_vocabulary or {}))
+        kwargs.pop('num_classes', None)
+        self._train_classes: Optional[Tuple[str, ...]] = None
+        self._test_classes: Optional[Tuple[str, ...]] = None
+        self._tokens: Dict[str, Tuple[Tensor, Tensor]] = {}
+        self._loaded: Optional[str] = None
+        kwargs['reg_class_agnostic'] = True
+        kwargs['cls_predictor_cfg'] = dict(
+            type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
+            prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
+        kwargs['loss_cls'] = dict(type=GroundingTokenLoss.__name__, loss=dict(loss_cls))
+        # While BBoxHead builds its layers it sees a placeholder of one class.
+        self._building = True
+        super().__init__(num_classes=1, **kwargs)
+        self._building = False
+
+    @property
+    def train_classes(self) -> Tuple[str, ...]:
+        """Names of the training vocabulary (the dataset's labels)."""
+        if self._train_classes is None:
+            self._train_classes = resolve_vocabulary(self.vocabulary_cfg['classes'])
+        return self._train_classes
+
+    @property
+    def test_classes(self) -> Tuple[str, ...]:
+        """Names of the evaluation vocabulary."""
+        if self._test_classes is None:
+            self._test_classes = resolve_vocabulary(self.test_vocabulary_cfg['classes'])
+        return self._test_classes
+
+    # mmdet reads `num_classes` to place the background label and to size predictions: it
+    # follows the vocabulary in use.
+    @property
+    def num_classes(self) -> int:
+        """Classes of the vocabulary in use (training or test), background excluded."""
+        if self._building:
+            return 1
+        return len(self.train_classes if self.training else self.test_classes)
+
+    @num_classes.setter
+    def num_classes(self, value: int) -> None:
+        """BBoxHead.__init__ assigns a placeholder; the vocabularies decide instead."""
+
+    def _flatten_checked(self, names: Sequence[str], tokens: Mapping[str, Tensor],
+                         source: str) -> Tuple[Tensor, Tensor]:
+        dim = tokens['features'].shape[-1]
+        if dim != self.fc_cls.embed_dim:
+            raise ValueError(f'{type(self).__name__}: token features of dimension {dim} '
+                             f'({source}) do not match the head\'s embed_dim '
+                             f'{self.fc_cls.embed_dim}')
+        if len(tokens['spans']) != len(names):
+            raise ValueError(f'{type(self).__name__}: {len(names)} class names but '
+                             f'{len(tokens["spans"])} token spans ({source})')
+        return flatten_prompt_tokens(tokens)
+
+    def set_test_vocabulary(self, classes: Sequence[str], tokens: Mapping[str, Tensor]) -> None:
+        """Swaps the evaluation vocabulary in place.
+
+        Args:
+            classes: C names.
+            tokens: Their prompts' token features, as
+                :func:`ovdkit.text.token_feature_cache.vocabulary_token_features` returns them
+                (``features`` ``(K, L, D)``, ``attention_mask`` ``(K, L)``, ``spans``
+                ``(C, 3)``).
+        """
+        self._tokens['test'] = self._flatten_checked(classes, tokens, 'set_test_vocabulary')
+        self._test_classes = tuple(classes)
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=tuple(classes))
+        self._loaded = None
+
+    def use_vocabulary(self, classes) -> Tuple[str, ...]:
+        """Makes ``classes`` the evaluation vocabulary, encoded like ``test_vocabulary``.
+
+        The token features come through the token-feature cache with the test vocabulary's
+        model, weights and cache folder. :class:`ovdkit.apis.OVDInferencer` calls this on
+        every open-vocabulary head.
+
+        Args:
+            classes: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
+
+        Returns:
+            The resolved names, in order.
+
+        Raises:
+            ValueError: the token features' dimension differs from the head's ``embed_dim``.
+        """
+        cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
+        names, tokens = vocabulary_token_features(dict(cfg, classes=classes),
+                                                  self.names_per_prompt)
+        self._tokens['test'] = self._flatten_checked(names, tokens, str(cfg.get('model')))
+        self._test_classes = names
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=names)
+        self._loaded = None
+        return names
+
+    def _ensure_tokens(self) -> None:
+        mode = 'train' if self.training else 'test'
+        if self._loaded == mode:
+            return
+        if mode not in self._tokens:
+            cfg = self.vocabulary_cfg if mode == 'train' else self.test_vocabulary_cfg
+            names, tokens = vocabulary_token_features(cfg, self.names_per_prompt)
+            source = str(cfg.get('path') or cfg.get('model'))
+            self._tokens[mode] = self._flatten_checked(names, tokens, source)
+        self.fc_cls.set_tokens(*self._tokens[mode])
+        self._loaded = mode
+
+    def _with_background(self, class_scores: Tensor) -> Tensor:
+        """``(N, C)`` probabilities -> ``(N, C + 1)``, background = 1 - best class."""
+        best = class_scores.max(dim=1, keepdim=True).values if class_scores.shape[0] else \
+            class_scores.new_zeros(0, 1)
+        return torch.cat([class_scores, 1 - best], dim=1)
+
+    def forward(self, x: Tensor) -> tuple:
+        """mmdet's forward with the vocabulary's tokens installed first.
+
+        Args:
+            x: ``(N, in_channels, roi_size, roi_size)`` RoI features.
+
+        Returns:
+            cls_score (training: token logits ``(N, T)``; evaluation: class probabilities
+            ``(N, C + 1)``) and class-agnostic bbox_pred ``(N, 4)``.
+        """
+        self._ensure_tokens()
+        cls_score, bbox_pred = super().forward(x)
+        if not self.training:
+            cls_score = self._with_background(self.fc_cls.class_scores(cls_score))
+        return cls_score, bbox_pred
+
+    def loss(self, cls_score: Tensor, bbox_pred: Tensor, rois: Tensor, labels: Tensor,
+             label_weights: Tensor, bbox_targets: Tensor, bbox_weights: Tensor,
+             reduction_override: Optional[str] = None) -> dict:
+        """Token loss plus mmdet's class-agnostic box loss.
+
+        Args:
+            cls_score: ``(N, T)`` token logits.
+            bbox_pred: ``(N, 4)`` box deltas.
+            rois: ``(N, 5)`` RoIs.
+            labels: ``(N,)`` labels in ``[0, C]``, ``C`` = background.
+            label_weights: ``(N,)`` weights.
+            bbox_targets: ``(N, 4)`` regression targets.
+            bbox_weights: ``(N, 4)`` regression weights.
+            reduction_override: ``'none'``, ``'mean'`` or ``'sum'``.
+
+        Returns:
+            ``loss_cls``, ``acc`` (percent of regions whose best class, or background when no
+            class reaches 0.5, is right) and ``loss_bbox``.
+        """
+        losses = super().loss(None, bbox_pred, rois, labels, label_weights, bbox_targets,
+                              bbox_weights, reduction_override=reduction_override)
+        if cls_score is None or cls_score.numel() == 0:
+            return losses
+        positive_map = self.fc_cls.positive_map
+        foreground = (labels >= 0) & (labels < self.num_classes)
+        targets = cls_score.new_zeros(cls_score.shape)
+        targets[foreground] = positive_map[labels[foreground]]
+        # GLIP / RetinaNet: the summed token loss is normalised by the positives, so the many
+        # background regions (all-negative rows) do not dilute the foreground signal.
+        num_foreground = max(float(foreground.sum()), 1.0)
+        losses['loss_cls'] = self.loss_cls(cls_score, targets, label_weights,
+                                           avg_factor=num_foreground,
+                                           reduction_override=reduction_override)
+        with torch.no_grad():
+            scores = self._with_background(self.fc_cls.class_scores(cls_score))
+            losses['acc'] = accuracy(scores, labels)
+        return losses
