@@ -10,5 +10,6 @@ from .version import __version__
 register_mmengine_checkpoint_globals()
 
 from . import datasets, evaluation, models, text  # noqa: E402  (registers modules)
+from . import apis  # noqa: E402,F401  (OVDInferencer; imports mmdet.apis)
 
 __all__ = ['__version__', 'datasets', 'evaluation', 'models', 'text']

@@ -7,11 +7,11 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ..datasets.vocabularies import resolve_vocabulary
 from ..text.token_feature_cache import vocabulary_token_features
 from .grounding_positive_map import flatten_prompt_tokens
 from .grounding_region_word_aligner import RegionWordAligner
 from .grounding_token_loss import GroundingTokenLoss
+from .open_vocabulary_head import OpenVocabularyHeadMixin
 
 #: GLIP's token loss.
 DEFAULT_TOKEN_LOSS = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25,
@@ -19,7 +19,7 @@ DEFAULT_TOKEN_LOSS = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0
 
 
 @MODELS.register_module()
-class GroundingBBoxHead(Shared2FCBBoxHead):
+class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     """Shared2FC box head that grounds regions in the words of a vocabulary prompt (GLIP).
 
     The vocabulary becomes the prompt ``"person. bicycle. traffic light. ..."`` (split into
@@ -67,50 +67,15 @@ class GroundingBBoxHead(Shared2FCBBoxHead):
                  prior_prob: float = 0.01, fusion: Optional[Mapping] = None,
                  names_per_prompt: Optional[int] = None,
                  loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
-        self.vocabulary_cfg = dict(vocabulary)
+        self._init_vocabularies(vocabulary, test_vocabulary, kwargs)
         self.names_per_prompt = names_per_prompt
-        self.test_vocabulary_cfg = dict(vocabulary, **(test_vocabulary or {}))
-        kwargs.pop('num_classes', None)
-        self._train_classes: Optional[Tuple[str, ...]] = None
-        self._test_classes: Optional[Tuple[str, ...]] = None
         self._tokens: Dict[str, Tuple[Tensor, Tensor]] = {}
-        self._loaded: Optional[str] = None
-        kwargs['reg_class_agnostic'] = True
         kwargs['cls_predictor_cfg'] = dict(
             type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
             prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
         kwargs['loss_cls'] = dict(type=GroundingTokenLoss.__name__, loss=dict(loss_cls))
-        # While BBoxHead builds its layers it sees a placeholder of one class.
-        self._building = True
         super().__init__(num_classes=1, **kwargs)
         self._building = False
-
-    @property
-    def train_classes(self) -> Tuple[str, ...]:
-        """Names of the training vocabulary (the dataset's labels)."""
-        if self._train_classes is None:
-            self._train_classes = resolve_vocabulary(self.vocabulary_cfg['classes'])
-        return self._train_classes
-
-    @property
-    def test_classes(self) -> Tuple[str, ...]:
-        """Names of the evaluation vocabulary."""
-        if self._test_classes is None:
-            self._test_classes = resolve_vocabulary(self.test_vocabulary_cfg['classes'])
-        return self._test_classes
-
-    # mmdet reads `num_classes` to place the background label and to size predictions: it
-    # follows the vocabulary in use.
-    @property
-    def num_classes(self) -> int:
-        """Classes of the vocabulary in use (training or test), background excluded."""
-        if self._building:
-            return 1
-        return len(self.train_classes if self.training else self.test_classes)
-
-    @num_classes.setter
-    def num_classes(self, value: int) -> None:
-        """BBoxHead.__init__ assigns a placeholder; the vocabularies decide instead."""
 
     def _flatten_checked(self, names: Sequence[str], tokens: Mapping[str, Tensor],
                          source: str) -> Tuple[Tensor, Tensor]:

@@ -5,12 +5,12 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ..datasets.vocabularies import resolve_vocabulary
 from ..text.vocabulary_embeddings import vocabulary_embeddings
+from .open_vocabulary_head import OpenVocabularyHeadMixin
 
 
 @MODELS.register_module()
-class ViLDTextBBoxHead(Shared2FCBBoxHead):
+class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     """Shared2FC box head whose classifier is a :class:`TextEmbeddingClassifier`.
 
     Only the classification branch differs from mmdet's head: region features are projected to
@@ -41,48 +41,11 @@ class ViLDTextBBoxHead(Shared2FCBBoxHead):
     def __init__(self, vocabulary: Mapping, embed_dim: int,
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.01,
                  **kwargs) -> None:
-        self.vocabulary_cfg = dict(vocabulary)
-        self.test_vocabulary_cfg = dict(vocabulary, **(test_vocabulary or {}))
-        # Inherited mmdet configs carry num_classes=80; the vocabulary decides instead.
-        kwargs.pop('num_classes', None)
-        self._train_classes: Optional[Tuple[str, ...]] = None
-        self._test_classes: Optional[Tuple[str, ...]] = None
-        kwargs['reg_class_agnostic'] = True
+        self._init_vocabularies(vocabulary, test_vocabulary, kwargs)
         kwargs['cls_predictor_cfg'] = dict(type='TextEmbeddingClassifier', embed_dim=embed_dim,
                                            temperature=temperature)
-        self._loaded: Optional[str] = None
-        # The classifier's width follows the vocabulary; while BBoxHead builds its layers it
-        # sees a placeholder of one class.
-        self._building = True
         super().__init__(num_classes=1, **kwargs)
         self._building = False
-
-    @property
-    def train_classes(self) -> Tuple[str, ...]:
-        """Names of the training vocabulary (the dataset's labels)."""
-        if self._train_classes is None:
-            self._train_classes = resolve_vocabulary(self.vocabulary_cfg['classes'])
-        return self._train_classes
-
-    @property
-    def test_classes(self) -> Tuple[str, ...]:
-        """Names of the evaluation vocabulary."""
-        if self._test_classes is None:
-            self._test_classes = resolve_vocabulary(self.test_vocabulary_cfg['classes'])
-        return self._test_classes
-
-    # mmdet reads `num_classes` to place the background label and to size predictions: it
-    # follows the vocabulary in use.
-    @property
-    def num_classes(self) -> int:
-        """Classes of the vocabulary in use (training or test), background excluded."""
-        if self._building:
-            return 1
-        return len(self.train_classes if self.training else self.test_classes)
-
-    @num_classes.setter
-    def num_classes(self, value: int) -> None:
-        """BBoxHead.__init__ assigns a placeholder; the vocabularies decide instead."""
 
     def set_test_vocabulary(self, classes: Sequence[str], embeddings: Tensor) -> None:
         """Swaps the evaluation vocabulary in place.

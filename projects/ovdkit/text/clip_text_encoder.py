@@ -287,3 +287,25 @@ class CLIPTextEncoder(nn.Module):
         features = computed.new_zeros(len(tokens), self.context_length, computed.shape[-1])
         features[:, :computed.shape[1]] = computed  # positions past every prompt stay zero
         return dict(features=features, attention_mask=tokens != 0, token_ids=tokens)
+
+
+class TextEncoderPool:
+    """Frozen text encoders built lazily, at most once per (model, pretrained).
+
+    The base of the on-disk caches (pooled embeddings, token features): a cache hit never
+    builds CLIP, and vocabulary swaps reuse the encoder already built.
+
+    Args:
+        device: Device for the encoders.
+    """
+
+    def __init__(self, device: Union[str, torch.device] = 'cpu') -> None:
+        self.device = device
+        self._encoders: Dict[tuple, CLIPTextEncoder] = {}
+
+    def encoder(self, model: str, pretrained: Optional[str]) -> CLIPTextEncoder:
+        """The (memoised) frozen text encoder for these weights."""
+        key = (model, pretrained)
+        if key not in self._encoders:
+            self._encoders[key] = CLIPTextEncoder(model, pretrained, device=self.device)
+        return self._encoders[key]

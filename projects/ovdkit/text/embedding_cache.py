@@ -11,14 +11,14 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import open_clip
 import torch
 
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..version import __version__
-from .clip_text_encoder import CLIPTextEncoder, register_model_configs
+from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool, register_model_configs
 from .templates import load_templates
 
 FORMAT_VERSION = 1
@@ -124,6 +124,42 @@ def _describe_difference(field: str, found, wanted) -> str:
     return f'index {first}: file has {found[first]!r}, expected {wanted[first]!r}'
 
 
+def read_sidecar(path: Union[str, Path], what: str) -> Tuple[Path, Dict]:
+    """The ``.pt`` path of a cache entry and its parsed JSON sidecar.
+
+    Raises:
+        FileNotFoundError: the file or its sidecar is missing (the message starts with
+            ``what``).
+    """
+    path = Path(path).with_suffix('.pt')
+    sidecar = path.with_suffix('.json')
+    for p in (path, sidecar):
+        if not p.is_file():
+            raise FileNotFoundError(f'{what}: {p} does not exist')
+    return path, json.loads(sidecar.read_text())
+
+
+def check_expected_fields(what: str, path: Path, meta: Dict, expected: Optional[Mapping],
+                          fields: Sequence[str]) -> None:
+    """Compares a sidecar with what its caller expects, field by field in ``fields`` order.
+
+    Raises:
+        KeyError: ``expected`` names a field outside ``fields``.
+        EmbeddingMismatchError: a field differs; the message names the file and the field.
+    """
+    unknown = set(expected or {}) - set(fields)
+    if unknown:
+        raise KeyError(f'cannot check unknown {what} fields {sorted(unknown)}; '
+                       f'known: {tuple(fields)}')
+    for field in fields:
+        if expected and field in expected:
+            wanted = list(expected[field]) if field == 'classes' else expected[field]
+            if meta[field] != wanted:
+                raise EmbeddingMismatchError(
+                    f'{what} {path}: {field!r} differs: '
+                    f'{_describe_difference(field, meta[field], wanted)}')
+
+
 def load_text_embeddings(path: Union[str, Path],
                          expected: Optional[Dict] = None) -> Tuple[torch.Tensor, Dict]:
     """Loads embeddings and their sidecar, checking them against what the caller expects.
@@ -140,28 +176,13 @@ def load_text_embeddings(path: Union[str, Path],
         FileNotFoundError: the file or its sidecar is missing.
         EmbeddingMismatchError: a field differs; the message names the file and the field.
     """
-    path = Path(path).with_suffix('.pt')
-    sidecar = path.with_suffix('.json')
-    for p in (path, sidecar):
-        if not p.is_file():
-            raise FileNotFoundError(f'text embeddings: {p} does not exist')
-    meta = json.loads(sidecar.read_text())
+    path, meta = read_sidecar(path, 'text embeddings')
     embeddings = torch.load(path, map_location='cpu', weights_only=True)['embeddings']
     if tuple(embeddings.shape) != (meta['num_classes'], meta['dim']):
         raise EmbeddingMismatchError(
             f'text embeddings {path}: tensor shape {tuple(embeddings.shape)} disagrees with its '
             f'sidecar (num_classes={meta["num_classes"]}, dim={meta["dim"]})')
-    unknown = set(expected or {}) - set(CHECKED_FIELDS)
-    if unknown:
-        raise KeyError(f'cannot check unknown embedding fields {sorted(unknown)}; '
-                       f'known: {CHECKED_FIELDS}')
-    for field in CHECKED_FIELDS:
-        if expected and field in expected:
-            wanted = list(expected[field]) if field == 'classes' else expected[field]
-            if meta[field] != wanted:
-                raise EmbeddingMismatchError(
-                    f'text embeddings {path}: {field!r} differs: '
-                    f'{_describe_difference(field, meta[field], wanted)}')
+    check_expected_fields('text embeddings', path, meta, expected, CHECKED_FIELDS)
     return embeddings, meta
 
 
@@ -169,7 +190,7 @@ def _safe(text: str) -> str:
     return re.sub(r'[^A-Za-z0-9.-]+', '-', text).strip('-')[:40]
 
 
-class TextEmbeddingCache:
+class TextEmbeddingCache(TextEncoderPool):
     """Class embeddings computed once per (model, weights, templates, names) and kept on disk.
 
     Encoders are built lazily, at most once per (model, pretrained), and only on a cache miss,
@@ -187,15 +208,7 @@ class TextEmbeddingCache:
         self.cache_dir = Path(cache_dir)
         self.batch_size = batch_size
         self.progress = progress
-        self.device = device
-        self._encoders: Dict[Tuple[str, Optional[str]], CLIPTextEncoder] = {}
-
-    def encoder(self, model: str, pretrained: Optional[str]) -> CLIPTextEncoder:
-        """The (memoised) frozen text encoder for these weights."""
-        key = (model, pretrained)
-        if key not in self._encoders:
-            self._encoders[key] = CLIPTextEncoder(model, pretrained, device=self.device)
-        return self._encoders[key]
+        super().__init__(device)
 
     def meta_for(self, classes: Sequence[str], model: str, pretrained: Optional[str],
                  templates: str = 'vild') -> Dict:

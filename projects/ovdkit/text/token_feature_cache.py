@@ -18,8 +18,9 @@ import torch
 
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..version import __version__
-from .clip_text_encoder import CLIPTextEncoder, register_model_configs
-from .embedding_cache import EmbeddingMismatchError, _describe_difference, _safe, weights_id
+from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool, register_model_configs
+from .embedding_cache import (EmbeddingMismatchError, _safe, check_expected_fields, read_sidecar,
+                              weights_id)
 from .templates import name_for_prompt
 
 FORMAT_VERSION = 1
@@ -196,12 +197,7 @@ def load_token_features(path: Union[str, Path], expected: Optional[Mapping] = No
         EmbeddingMismatchError: a field or a tensor shape differs; the message names the file
             and the field.
     """
-    path = Path(path).with_suffix('.pt')
-    sidecar = path.with_suffix('.json')
-    for p in (path, sidecar):
-        if not p.is_file():
-            raise FileNotFoundError(f'token features: {p} does not exist')
-    meta = json.loads(sidecar.read_text())
+    path, meta = read_sidecar(path, 'token features')
     if meta.get('kind') != 'tokens':
         raise EmbeddingMismatchError(f'token features {path}: the sidecar says kind '
                                      f'{meta.get("kind")!r}, not \'tokens\'')
@@ -210,21 +206,11 @@ def load_token_features(path: Union[str, Path], expected: Optional[Mapping] = No
     if missing:
         raise EmbeddingMismatchError(f'token features {path}: no {missing} in the file')
     _check_shapes(path, tensors, meta)
-    unknown = set(expected or {}) - set(CHECKED_FIELDS)
-    if unknown:
-        raise KeyError(f'cannot check unknown token-feature fields {sorted(unknown)}; '
-                       f'known: {CHECKED_FIELDS}')
-    for field in CHECKED_FIELDS:
-        if expected and field in expected:
-            wanted = list(expected[field]) if field == 'classes' else expected[field]
-            if meta[field] != wanted:
-                raise EmbeddingMismatchError(
-                    f'token features {path}: {field!r} differs: '
-                    f'{_describe_difference(field, meta[field], wanted)}')
+    check_expected_fields('token features', path, meta, expected, CHECKED_FIELDS)
     return tensors, meta
 
 
-class TokenFeatureCache:
+class TokenFeatureCache(TextEncoderPool):
     """Token features of a vocabulary computed once per (model, weights, names), kept on disk.
 
     Encoders are built lazily, at most once per (model, pretrained), and only on a miss (or to
@@ -238,15 +224,7 @@ class TokenFeatureCache:
     def __init__(self, cache_dir: Union[str, Path] = 'data/embeddings',
                  device: Union[str, torch.device] = 'cpu') -> None:
         self.cache_dir = Path(cache_dir)
-        self.device = device
-        self._encoders: Dict[Tuple[str, Optional[str]], CLIPTextEncoder] = {}
-
-    def encoder(self, model: str, pretrained: Optional[str]) -> CLIPTextEncoder:
-        """The (memoised) frozen text encoder for these weights."""
-        key = (model, pretrained)
-        if key not in self._encoders:
-            self._encoders[key] = CLIPTextEncoder(model, pretrained, device=self.device)
-        return self._encoders[key]
+        super().__init__(device)
 
     def meta_for(self, classes: Sequence[str], model: str, pretrained: Optional[str],
                  names_per_prompt: Optional[int] = None) -> Dict:

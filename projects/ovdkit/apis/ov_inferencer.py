@@ -1,0 +1,273 @@
+"""OVDInferencer: mmdet's DetInferencer on any vocabulary, swapped in place."""
+import hashlib
+import os.path as osp
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import mmcv
+import numpy as np
+from mmdet.apis import DetInferencer
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from torch import nn
+
+from ..datasets.vocabularies import resolve_vocabulary
+from ..utils.atomic_io import atomic_write, write_json_atomic
+
+VocabularyType = Union[str, Sequence[str]]
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose weights do not fit the model its config builds."""
+
+
+def open_vocabulary_heads(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """The outermost modules of ``model`` with a ``use_vocabulary(classes)`` method.
+
+    That method is the contract of every OVDKit open-vocabulary head (ViLD-text, ViLD,
+    grounding); a head nested inside another one is reached through its parent.
+
+    Returns:
+        ``(name, module)`` pairs in module order.
+    """
+    heads: List[Tuple[str, nn.Module]] = []
+    for name, module in model.named_modules():
+        if callable(getattr(module, 'use_vocabulary', None)) and not any(
+                name.startswith(parent + '.') for parent, _ in heads):
+            heads.append((name, module))
+    return heads
+
+
+def name_palette(names: Sequence[str]) -> List[Tuple[int, int, int]]:
+    """One bright RGB colour per name, fixed by the name (the same in every vocabulary)."""
+    palette = []
+    for name in names:
+        digest = hashlib.md5(name.encode('utf-8')).digest()
+        palette.append(tuple(64 + int(b) * 191 // 255 for b in digest[:3]))
+    return palette
+
+
+class OVDInferencer(DetInferencer):
+    """mmdet's :class:`~mmdet.apis.DetInferencer` for open-vocabulary detectors.
+
+    The detector is built and its checkpoint loaded once; each vocabulary is installed in
+    place by every open-vocabulary head's ``use_vocabulary(classes)`` (text embeddings through
+    the vocabulary cache, so CLIP's text tower is built at most once per process and never on a
+    cache hit). ``model.dataset_meta`` and the visualizer follow the vocabulary, so predictions,
+    JSON and drawings carry its names::
+
+        inferencer = OVDInferencer('configs/toyworld/vild-text_....py', 'iter_800.pth')
+        out = inferencer(['a.png', 'b.png'], vocabulary='zebra,traffic cone')
+        out['predictions'][0]  # {'bboxes': [[x1, y1, x2, y2]], 'scores': [...],
+                               #  'labels': [...], 'label_names': [...], 'img_path': ...}
+
+    Args:
+        config: Config file path or a loaded :class:`~mmengine.config.Config`.
+        checkpoint: Checkpoint file. Required: open-vocabulary inference on random weights
+            is never what a user wants.
+        device: Device of the model (``'cpu'``, ``'cuda:0'``).
+        vocabulary: Initial vocabulary (anything :meth:`set_vocabulary` takes).
+        cfg_options: Overrides merged into the config, as ``--cfg-options`` does.
+        show_progress: mmdet's own progress bar over batches (on stdout); off by default.
+
+    Raises:
+        FileNotFoundError: the config or checkpoint file does not exist.
+        CheckpointMismatchError: the checkpoint's weights do not fit the config's model.
+        TypeError: the model has no open-vocabulary head.
+    """
+
+    # ``zoom`` enlarges drawings (nearest neighbour), for small images such as the toy world's.
+    visualize_kwargs = DetInferencer.visualize_kwargs | {'zoom'}
+
+    def __init__(self, config: Union[str, Config], checkpoint: str, device: str = 'cpu',
+                 vocabulary: Optional[VocabularyType] = None,
+                 cfg_options: Optional[Dict] = None, show_progress: bool = False) -> None:
+        if isinstance(config, (str, Path)):
+            if not osp.isfile(config):
+                raise FileNotFoundError(f'config {config} does not exist')
+            self.config_path = str(config)
+            config = Config.fromfile(str(config))
+        else:
+            self.config_path = config.filename or '<Config>'
+        if cfg_options:
+            config.merge_from_dict(cfg_options)
+        if checkpoint is None or not osp.isfile(str(checkpoint)):
+            raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
+        self.checkpoint_path = str(checkpoint)
+        self._classes: Tuple[str, ...] = ()
+        super().__init__(model=config, weights=str(checkpoint), device=device,
+                         show_progress=show_progress)
+        self.heads = open_vocabulary_heads(self.model)
+        if not self.heads:
+            raise TypeError(
+                f'{type(self.model).__name__} of config {self.config_path} has no '
+                f'open-vocabulary head (a module with use_vocabulary(classes)); '
+                f'OVDInferencer serves ViLD-text, ViLD and grounding models')
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # -- weights ---------------------------------------------------------------------------
+    def _load_weights_to_model(self, model: nn.Module, checkpoint: Optional[dict],
+                               cfg) -> None:
+        """Loads the checkpoint strictly; class names come from the vocabulary, not from it.
+
+        mmdet's loader only warns about missing or unexpected keys, which would leave a head
+        at random initialisation without a word: here any difference is an error.
+        """
+        state = checkpoint.get('state_dict', checkpoint)
+        state = {k[len('module.'):] if k.startswith('module.') else k: v
+                 for k, v in state.items()}
+        expected = model.state_dict()
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}'
+                  for k, v in expected.items()
+                  if k in state and tuple(state[k].shape) != tuple(v.shape)]
+        if missing or unexpected or shapes:
+            problems = [f'{len(items)} {what} ({", ".join(items[:3])}'
+                        f'{", ..." if len(items) > 3 else ""})'
+                        for what, items in (('missing keys', missing),
+                                            ('unexpected keys', unexpected),
+                                            ('shape mismatches (checkpoint vs model)', shapes))
+                        if items]
+            raise CheckpointMismatchError(
+                f'checkpoint {self.checkpoint_path} does not match config {self.config_path}: '
+                + '; '.join(problems))
+        model.load_state_dict(state, strict=True)
+        model.dataset_meta = dict(classes=(), palette=[])
+
+    # -- vocabulary --------------------------------------------------------------------------
+    @property
+    def classes(self) -> Tuple[str, ...]:
+        """Names of the vocabulary in use (empty before the first one is set)."""
+        return self._classes
+
+    def set_vocabulary(self, vocabulary: VocabularyType) -> Tuple[str, ...]:
+        """Installs a vocabulary in every open-vocabulary head; the detector is not rebuilt.
+
+        Args:
+            vocabulary: A list of names, a builtin name (``'coco'``, ``'lvis'``,
+                ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``.
+
+        Returns:
+            The names in label order.
+
+        Raises:
+            ValueError: empty vocabulary, blank or duplicate names, or text embeddings whose
+                dimension does not match a head.
+        """
+        if isinstance(vocabulary, str) and not any(n.strip() for n in vocabulary.split(',')):
+            raise ValueError('vocabulary: empty vocabulary (no class names given)')
+        names = resolve_vocabulary(vocabulary)
+        if names == self._classes:
+            return names
+        for head_name, head in self.heads:
+            got = tuple(head.use_vocabulary(names))
+            if got != names:
+                raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
+                                   f'{len(got)} names instead of the {len(names)} asked for')
+        self._classes = names
+        meta = dict(classes=names, palette=name_palette(names))
+        self.model.dataset_meta = meta
+        if self.visualizer is not None:
+            self.visualizer.dataset_meta = meta
+        return names
+
+    def __call__(self, inputs, vocabulary: Optional[VocabularyType] = None,
+                 batch_size: int = 1, **kwargs) -> Dict:
+        """Detects the vocabulary's classes in ``inputs``.
+
+        Args:
+            inputs: Image path(s), ``(H, W, 3)`` BGR array(s) or a folder.
+            vocabulary: Vocabulary to use from now on; ``None`` keeps the current one.
+            batch_size: Images per forward pass.
+            **kwargs: :class:`~mmdet.apis.DetInferencer` options (``out_dir``,
+                ``pred_score_thr``, ``return_vis``, ``no_save_pred``, ``return_datasamples``)
+                and ``zoom`` (integer enlargement of the drawings).
+
+        Returns:
+            ``{'predictions': [...], 'visualization': [...]}``; each prediction has
+            ``bboxes`` (x1, y1, x2, y2 in input pixels), ``scores``, ``labels`` (indices into
+            the vocabulary) and ``label_names``, sorted by score.
+        """
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+        if not self._classes:
+            raise ValueError('OVDInferencer: no vocabulary; pass vocabulary=[...] to the '
+                             'constructor or the call')
+        return super().__call__(inputs, batch_size=batch_size, **kwargs)
+
+    # -- outputs -----------------------------------------------------------------------------
+    def visualize(self, inputs: list, preds: List[DetDataSample], return_vis: bool = False,
+                  show: bool = False, wait_time: int = 0, draw_pred: bool = True,
+                  pred_score_thr: float = 0.3, no_save_vis: bool = False,
+                  img_out_dir: str = '', zoom: int = 1, **kwargs) -> Optional[List[np.ndarray]]:
+        """Draws boxes, names and scores with mmdet's visualizer.
+
+        Pictures go to ``img_out_dir/vis/<image name>``, written atomically.
+
+        Args:
+            zoom: Integer nearest-neighbour enlargement before drawing.
+
+        Returns:
+            ``(H * zoom, W * zoom, 3)`` RGB drawings when ``return_vis``, else ``None``.
+        """
+        out_dir = '' if no_save_vis else img_out_dir
+        if not (show or out_dir or return_vis):
+            return None
+        results = []
+        for single_input, pred in zip(inputs, preds):
+            if isinstance(single_input, str):
+                image = mmcv.imread(single_input, channel_order='rgb')
+                name = osp.basename(single_input)
+            else:
+                image = np.ascontiguousarray(single_input[..., ::-1])
+                name = f'{self.num_visualized_imgs:08d}.jpg'
+            # clone() is shallow: new instances, so the returned prediction keeps its boxes.
+            # Drawn in ascending score order: where one box carries several names (NMS is per
+            # class), the best one is drawn last, on top.
+            pred = pred.clone()
+            instances = pred.pred_instances
+            instances = instances[instances.scores.argsort()]
+            if zoom != 1:
+                image = mmcv.imrescale(image, zoom, interpolation='nearest')
+                instances.bboxes = instances.bboxes * zoom
+            pred.pred_instances = instances
+            self.visualizer.add_datasample(name, image, pred, show=show, wait_time=wait_time,
+                                           draw_gt=False, draw_pred=draw_pred,
+                                           pred_score_thr=pred_score_thr)
+            drawn = self.visualizer.get_image()
+            if out_dir:
+                # Encoded in memory: the temporary name's suffix would not tell cv2 the format.
+                path = Path(out_dir) / 'vis' / name
+                suffix = path.suffix.lower() or '.png'
+                # cv2's default PNG level (1) makes files about twice as large as level 9
+                params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if suffix == '.png' else []
+                ok, encoded = cv2.imencode(suffix, drawn[..., ::-1], params)
+                if not ok:
+                    raise ValueError(f'cannot encode a drawing as {path.suffix!r} ({path})')
+                atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+            results.append(drawn)
+            self.num_visualized_imgs += 1
+        return results
+
+    def pred2dict(self, data_sample: DetDataSample, pred_out_dir: str = '') -> Dict:
+        """mmdet's prediction dict plus ``label_names`` and ``img_path``.
+
+        With ``pred_out_dir`` it is also written to ``pred_out_dir/preds/<stem>.json``
+        (atomically).
+        """
+        result = super().pred2dict(data_sample, '')
+        result['label_names'] = [self._classes[i] for i in result.get('labels', [])]
+        if 'img_path' in data_sample:
+            result['img_path'] = data_sample.img_path
+        if pred_out_dir:
+            if 'img_path' in data_sample:
+                stem = osp.splitext(osp.basename(data_sample.img_path))[0]
+            else:
+                stem = str(self.num_predicted_imgs)
+                self.num_predicted_imgs += 1
+            write_json_atomic(result, Path(pred_out_dir) / 'preds' / f'{stem}.json')
+        return result
+

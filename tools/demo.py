@@ -1,0 +1,203 @@
+#!/usr/bin/env python
+"""Detects the classes you name in an image or a folder of images.
+
+    python tools/demo.py IMAGE_OR_DIR [...] --config C --checkpoint K
+        (--vocab "zebra,traffic cone" | --vocab-file F) [--score-thr 0.3] [--out-dir D]
+        [--device cpu] [--batch-size 4] [--zoom 1] [--cfg-options KEY=VALUE ...]
+
+``--vocab`` also takes a builtin vocabulary (``coco``, ``lvis``, ``ov-coco``...). For each image
+the drawing (boxes, names, scores) goes to ``D/vis/<image name>`` and its detections to
+``D/preds/<image stem>.json``; ``D/summary.json`` lists every image with its count or error.
+Every file is written atomically. Folders (their image files, not recursive) are processed in
+batches with a progress bar on stderr.
+
+A bad image (missing, unreadable) is reported on one line naming it and the other images are
+still processed. Setup errors (config, checkpoint that does not fit the config, empty or
+duplicate vocabulary names, text embeddings of another dimension than the model's) stop before
+any image, with one line naming the culprit. Exit status: 0 all images done, 1 some images
+failed, 2 setup failed. The last stdout line is a JSON summary.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from mmengine.config import DictAction
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('inputs', nargs='+', metavar='IMAGE_OR_DIR')
+    p.add_argument('--config', required=True)
+    p.add_argument('--checkpoint', required=True)
+    vocab = p.add_mutually_exclusive_group(required=True)
+    vocab.add_argument('--vocab', help='"name,name,..." or a builtin vocabulary (coco, lvis, '
+                                       'ov-coco, ...)')
+    vocab.add_argument('--vocab-file', help='text file, one class name per line')
+    p.add_argument('--score-thr', type=float, default=0.3,
+                   help='lowest score drawn and written (default 0.3)')
+    p.add_argument('--out-dir', default='outputs/demo')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--batch-size', type=int, default=4)
+    p.add_argument('--zoom', type=int, default=1,
+                   help='enlarge drawings this many times (nearest neighbour), for small images')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='config overrides, as in tools/test.py')
+    p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--debug', action='store_true', help='full tracebacks instead of one line')
+    return p.parse_args(argv)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message's lines joined."""
+    text = ' '.join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__
+
+
+def list_images(inputs: List[str]) -> List[str]:
+    """Image files of ``inputs``: files as given, folders expanded to their image files."""
+    images = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            images += sorted(str(p) for p in path.iterdir()
+                             if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+        else:
+            images.append(item)  # checked (and reported if missing) with the others
+    return images
+
+
+def check_image(path: str) -> Optional[str]:
+    """``None`` when ``path`` decodes as an image, else why not."""
+    import mmcv
+    if not Path(path).is_file():
+        return 'does not exist'
+    try:
+        image = mmcv.imread(path)
+    except Exception as exc:  # noqa: BLE001  (any decoder failure means the same to a user)
+        return f'cannot be read ({one_line(exc)})'
+    if image is None or image.size == 0:
+        return 'cannot be read (not an image, or a corrupt one)'
+    return None
+
+
+def detections(prediction: Dict, score_thr: float) -> List[Dict]:
+    """The inferencer's prediction as a list of detections scoring at least ``score_thr``."""
+    return [dict(bbox=[round(v, 2) for v in box], score=round(score, 4), label=label,
+                 name=name)
+            for box, score, label, name in zip(prediction['bboxes'], prediction['scores'],
+                                               prediction['labels'], prediction['label_names'])
+            if score >= score_thr]
+
+
+class Demo:
+    """Runs an :class:`~ovdkit.apis.OVDInferencer` over images, isolating bad ones."""
+
+    def __init__(self, inferencer, args) -> None:
+        self.inferencer = inferencer
+        self.args = args
+        self.out_dir = Path(args.out_dir)
+        self.records: Dict[str, Dict] = {}
+        self.bar = None
+
+    def error(self, image: str, reason: str) -> None:
+        """Records and prints (one line, stderr) an image that could not be processed."""
+        self.records[image] = dict(image=image, error=reason)
+        prefix = '\n' if self.bar is not None else ''  # not glued to the progress bar
+        print(f'{prefix}error: image {image}: {reason}', file=sys.stderr, flush=True)
+
+    def run_batch(self, batch: List[str]) -> None:
+        """Detects, draws and writes one batch; a failing batch is retried image by image."""
+        from ovdkit.utils.atomic_io import write_json_atomic
+        try:
+            out = self.inferencer(batch, batch_size=len(batch), out_dir=str(self.out_dir),
+                                  pred_score_thr=self.args.score_thr, zoom=self.args.zoom)
+        except Exception as exc:  # noqa: BLE001
+            if len(batch) > 1:
+                for image in batch:
+                    self.run_batch([image])
+                return
+            if self.args.debug:
+                raise
+            self.error(batch[0], one_line(exc))
+            return
+        for image, prediction in zip(batch, out['predictions']):
+            found = detections(prediction, self.args.score_thr)
+            record = dict(image=image, score_thr=self.args.score_thr, detections=found)
+            write_json_atomic(record, self.out_dir / 'preds' / f'{Path(image).stem}.json',
+                              indent=1)
+            self.records[image] = dict(image=image, detections=len(found),
+                                       vis=str(self.out_dir / 'vis' / Path(image).name))
+
+    def run(self, images: List[str]) -> None:
+        """Checks every image, then processes the readable ones in batches."""
+        from mmengine.utils import ProgressBar
+        if len(images) > 1 and not self.args.no_progress:
+            self.bar = ProgressBar(len(images), file=sys.stderr)
+        batch: List[str] = []
+        for index, image in enumerate(images):
+            problem = check_image(image)
+            if problem:
+                self.error(image, problem)
+            else:
+                batch.append(image)
+            if batch and (len(batch) == self.args.batch_size or index == len(images) - 1):
+                self.run_batch(batch)
+                if self.bar is not None:
+                    for _ in batch:
+                        self.bar.update()
+                batch = []
+            if problem and self.bar is not None:
+                self.bar.update()
+        if self.bar is not None:
+            sys.stderr.write('\n')
+
+
+def setup(args):
+    """Builds the inferencer and installs the vocabulary; raises on any setup problem."""
+    from ovdkit.apis import OVDInferencer
+    if args.vocab_file is not None and not Path(args.vocab_file).is_file():
+        raise FileNotFoundError(f'vocabulary file {args.vocab_file} does not exist')
+    inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
+                               cfg_options=args.cfg_options)
+    names = inferencer.set_vocabulary(args.vocab_file if args.vocab_file is not None
+                                      else args.vocab)
+    return inferencer, names
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import ovdkit  # noqa: F401  (registers OVDKit's modules)
+    from ovdkit.utils.atomic_io import write_json_atomic
+    try:
+        inferencer, names = setup(args)
+    except Exception as exc:  # noqa: BLE001  (reported as one line naming the culprit)
+        if args.debug:
+            raise
+        print(f'error: {one_line(exc)}', file=sys.stderr)
+        return 2
+    images = list_images(args.inputs)
+    if not images:
+        print(f'error: no image files in {", ".join(args.inputs)}', file=sys.stderr)
+        return 1
+    demo = Demo(inferencer, args)
+    demo.run(images)
+    records = [demo.records[image] for image in images]
+    failed = [r['image'] for r in records if 'error' in r]
+    summary = dict(images=len(images), failed=len(failed), out_dir=str(args.out_dir),
+                   vocabulary=list(names), score_thr=args.score_thr)
+    write_json_atomic(dict(summary, results=records), Path(args.out_dir) / 'summary.json',
+                      indent=1)
+    if failed:
+        print(f'{len(failed)} of {len(images)} images failed: {", ".join(failed)}',
+              file=sys.stderr)
+    summary.pop('vocabulary')
+    print(json.dumps(summary))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
