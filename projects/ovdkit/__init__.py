@@ -9,7 +9,6 @@ from .version import __version__
 
 register_mmengine_checkpoint_globals()
 
-from . import datasets, evaluation, models, text  # noqa: E402  (registers modules)
-from . import apis  # noqa: E402,F401  (OVDInferencer; imports mmdet.apis)
+from . import apis, datasets, evaluation, models, regions, text  # noqa: E402  (registers modules)
 
-__all__ = ['__version__', 'datasets', 'evaluation', 'models', 'text']
+__all__ = ['__version__', 'apis', 'datasets', 'evaluation', 'models', 'regions', 'text']
