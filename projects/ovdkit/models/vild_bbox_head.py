@@ -87,9 +87,15 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
         return self.image_embeddings_of(self._forward_with_cls_features(roi_feats)[2])
 
     def _base_class_mask(self) -> Tensor:
-        base = set(self.train_classes)
-        return torch.tensor([name in base for name in self.test_classes],
-                            device=self.fc_cls.class_embeddings.device)
+        """``(C,)`` bool: which test classes are in the training vocabulary (memoised per
+        test vocabulary, since it is needed on every eval forward)."""
+        key = (self.test_classes, self.fc_cls.class_embeddings.device)
+        if getattr(self, '_base_mask_key', None) != key:
+            base = set(self.train_classes)
+            self._base_mask = torch.tensor([name in base for name in self.test_classes],
+                                           device=key[1])
+            self._base_mask_key = key
+        return self._base_mask
 
     def forward(self, x: Tensor) -> tuple:
         """ViLD-text's forward; in eval mode with ``ensemble``, the ensembled log-scores.

@@ -22,6 +22,7 @@ from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool, register_model_
 from .embedding_cache import (EmbeddingMismatchError, _safe, check_expected_fields, read_sidecar,
                               weights_id)
 from .templates import name_for_prompt
+from .vocabulary_embeddings import cache_dir_of
 
 FORMAT_VERSION = 1
 #: Fields compared when a caller says what it expects of a file, in the order they are checked.
@@ -306,10 +307,7 @@ def vocabulary_token_features(cfg: Mapping, names_per_prompt: Optional[int] = No
         tensors, _ = load_token_features(cfg['path'], expected=dict(
             classes=names, names_per_prompt=names_per_prompt))
         return names, tensors
-    if 'model' not in cfg or 'pretrained' not in cfg:
-        raise KeyError(f'vocabulary config {dict(cfg)} needs `path`, or `model` and '
-                       f'`pretrained` (use pretrained=None for random weights explicitly)')
-    cache_dir = str(cfg.get('cache_dir', 'data/embeddings'))
+    cache_dir = cache_dir_of(cfg)
     if cache_dir not in _CACHES:
         _CACHES[cache_dir] = TokenFeatureCache(cache_dir)
     return names, _CACHES[cache_dir].get(names, cfg['model'], cfg['pretrained'],

@@ -8,6 +8,18 @@ from .embedding_cache import TextEmbeddingCache, load_text_embeddings
 _CACHES: Dict[str, TextEmbeddingCache] = {}
 
 
+def cache_dir_of(cfg: Mapping) -> str:
+    """The cache folder of a vocabulary config that names CLIP weights (not a ``path``).
+
+    Raises:
+        KeyError: the config has neither ``model`` nor ``pretrained``.
+    """
+    if 'model' not in cfg or 'pretrained' not in cfg:
+        raise KeyError(f'vocabulary config {dict(cfg)} needs `path`, or `model` and '
+                       f'`pretrained` (use pretrained=None for random weights explicitly)')
+    return str(cfg.get('cache_dir', 'data/embeddings'))
+
+
 def vocabulary_embeddings(cfg: Mapping) -> Tuple[Tuple[str, ...], torch.Tensor]:
     """Class names and their text embeddings for a vocabulary config.
 
@@ -33,10 +45,7 @@ def vocabulary_embeddings(cfg: Mapping) -> Tuple[Tuple[str, ...], torch.Tensor]:
     if cfg.get('path'):
         embeddings, _ = load_text_embeddings(cfg['path'], expected=dict(classes=names))
         return names, embeddings
-    if 'model' not in cfg or 'pretrained' not in cfg:
-        raise KeyError(f'vocabulary config {dict(cfg)} needs `path`, or `model` and '
-                       f'`pretrained` (use pretrained=None for random weights explicitly)')
-    cache_dir = str(cfg.get('cache_dir', 'data/embeddings'))
+    cache_dir = cache_dir_of(cfg)
     if cache_dir not in _CACHES:
         _CACHES[cache_dir] = TextEmbeddingCache(cache_dir, progress=len(names) > 200)
     embeddings = _CACHES[cache_dir].get(names, cfg['model'], cfg['pretrained'],
