@@ -1,11 +1,15 @@
-"""tools/precompute_clip_regions.py: store contents, kill -9 + restart, refusal of other settings."""
+"""tools/precompute_clip_regions.py: store contents, kill -9 + restart, refusal of other settings;
+the distributed job (2-3 ranks on CPU): kill -9 of one rank, rerun on other ranks, rank failure."""
 import hashlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +140,132 @@ def test_missing_clip_weights_file_is_an_error(inputs, tmp_path):
     assert proc.returncode == 2
     assert "OVD-TestCLIP-RN" in proc.stderr and 'missing.pt' in proc.stderr
     assert not (tmp_path / 'x' / 'meta.json').exists()
+
+
+# -- distributed: tools/dist_precompute_clip_regions.sh (torchrun, gloo on CPU) ----------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _dist_args(inputs, out, nproc, data=None):
+    args = _args(inputs, out)
+    if data is not None:
+        args[-1] = f'train_dataloader.dataset.data_root={data}/'
+    return ['tools/dist_precompute_clip_regions.sh', *args[1:3], nproc, *args[3:]]
+
+
+def _dist_env():
+    return dict(PORT=str(_free_port()), OMP_NUM_THREADS='1')
+
+
+def _rank_pid(launcher_pid: int, rank: int, timeout: float = 60) -> int:
+    """pid of the worker process of ``rank`` that torchrun ``launcher_pid`` started."""
+    start = time.time()
+    while time.time() - start < timeout:
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = open(f'/proc/{entry}/stat').read()
+                environ = open(f'/proc/{entry}/environ', 'rb').read().split(b'\0')
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(')', 1)[1].split()[1])
+            if ppid == launcher_pid and f'RANK={rank}'.encode() in environ:
+                return int(entry)
+        time.sleep(0.05)
+    raise AssertionError(f'no rank {rank} process under {launcher_pid}')
+
+
+@pytest.mark.slow
+def test_distributed_kill_9_of_one_rank_then_rerun_with_other_ranks(inputs):
+    """2 ranks, rank 1 killed with SIGKILL after its second shard: the job exits non-zero,
+    leaves only whole shards; a rerun on 3 ranks finishes exactly the missing shards and the
+    store is byte-identical to the 1-process one."""
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    out = inputs / 'dist_killed'
+    env = dict(os.environ, PYTHON=sys.executable, PYTHONWARNINGS='ignore', **_dist_env())
+    cmd = ['bash'] + [str(a) for a in _dist_args(inputs, out, 2)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    rank1 = _rank_pid(proc.pid, 1)
+    _wait_for(out / 'shard_00003.json', proc)  # rank 1 owns the odd shards
+    os.kill(rank1, signal.SIGKILL)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, log[-3000:]
+    markers = sorted(out.glob('shard_*.json'))
+    assert 2 <= len(markers) < NUM_TRAIN // 2
+    for marker in markers:  # every marked shard is whole
+        stem = marker.name[:-len('.json')]
+        assert (out / f'{stem}.boxes.npy').is_file() and (out / f'{stem}.embeddings.npy').is_file()
+
+    proc = run_tool(_dist_args(inputs, out, 3), env=_dist_env())
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['ranks'] == 3 and figures['complete'] is True
+    assert figures['shards_already_done'] == len(markers)
+    assert figures['shards_written'] == NUM_TRAIN // 2 - len(markers)
+    assert figures['images'] == 2 * figures['shards_written']
+    assert _digest(out) == _digest(full)
+
+
+@pytest.mark.slow
+def test_distributed_rank_failure_exits_non_zero_with_its_error(inputs, tmp_path):
+    """An unreadable image in a shard of rank 1: the job ends (no hang) with a non-zero exit
+    and rank 1's error naming the image, and rank 0 writes no index of a finished store."""
+    data = tmp_path / 'data'
+    shutil.copytree(inputs / 'data', data)
+    train = json.loads((data / 'annotations' / 'instances_train.json').read_text())
+    bad = train['images'][2]['file_name']  # image 2 -> shard 1 -> rank 1 of 2
+    bad_path = next(data.rglob(Path(bad).name))
+    bad_path.write_bytes(b'not an image')
+    out = tmp_path / 'store'
+    proc = run_tool(_dist_args(inputs, out, 2, data=data), env=_dist_env(), check=False,
+                    timeout=300)  # a hang fails here
+    assert proc.returncode != 0
+    assert Path(bad).name in proc.log
+    assert not (out / 'shard_00001.json').exists()
+    assert not (out / 'index.json').exists() or \
+        not json.loads((out / 'index.json').read_text())['complete']
+
+
+FAKE_SRUN = '''#!{python}
+"""srun stand-in: starts --ntasks copies of the command with Slurm's per-task variables."""
+import os, subprocess, sys
+args, ntasks = sys.argv[1:], 1
+while args and args[0].startswith('-'):
+    opt = args.pop(0)
+    if opt.startswith('--ntasks='):
+        ntasks = int(opt.split('=', 1)[1])
+    elif opt in ('-p', '-n', '-N'):
+        args.pop(0)
+procs = [subprocess.Popen(args, env=dict(
+    os.environ, SLURM_PROCID=str(i), SLURM_NTASKS=str(ntasks), SLURM_LOCALID=str(i),
+    SLURM_NODELIST='localhost', MASTER_ADDR='127.0.0.1')) for i in range(ntasks)]
+sys.exit(max(p.wait() for p in procs))
+'''
+
+
+@pytest.mark.slow
+def test_slurm_launcher_gives_the_one_process_store(inputs, tmp_path):
+    """tools/slurm_precompute_clip_regions.sh with GPUS=2 under an srun stand-in (2 tasks with
+    SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID): mmengine's slurm set-up on CPU, same bytes."""
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(FAKE_SRUN.format(python=sys.executable))
+    (bin_dir / 'srun').chmod(0o755)
+    out = tmp_path / 'slurm_store'
+    args = _args(inputs, out)
+    proc = run_tool(['tools/slurm_precompute_clip_regions.sh', 'partition', 'regions',
+                     *args[1:3], *args[3:]],
+                    env=dict(GPUS='2', GPUS_PER_NODE='2', MASTER_PORT=str(_free_port()),
+                             PATH=f'{bin_dir}:{os.environ["PATH"]}'))
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['ranks'] == 2 and figures['shards_written'] == NUM_TRAIN // 2
+    assert _digest(out) == _digest(full)

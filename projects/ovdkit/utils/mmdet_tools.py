@@ -62,10 +62,38 @@ def enable_cpu_distributed() -> None:
             kwargs.pop('device_ids', None)  # torch's DDP rejects device ids for CPU modules
         original_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
+    original_slurm = dist_utils._init_dist_slurm
+
+    def init_dist_slurm_cpu(backend: str, port=None, init_backend: str = 'torch',
+                            **kwargs) -> None:
+        # mmengine's slurm set-up (ranks and master address from SLURM_*) minus its
+        # torch.cuda.set_device(SLURM_LOCALID): there is no device to select.
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None
+        try:
+            original_slurm('gloo', port=port, init_backend=init_backend, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu
+    dist_utils._init_dist_slurm = init_dist_slurm_cpu
     MMDistributedDataParallel.__init__ = ddp_init
     print(f'[ovdkit] no CUDA device: rank {os.environ.get("RANK", "?")} trains on CPU',
           file=sys.stderr)
+
+
+def init_tool_distributed(launcher: str) -> None:
+    """Joins the process group of a ``--launcher pytorch|slurm|mpi`` run (nothing for ``none``).
+
+    GPUs: nccl, one rank per device (mmengine picks ``LOCAL_RANK``'s). No CUDA: gloo on CPU
+    (:func:`enable_cpu_distributed`).
+    """
+    if launcher == 'none':
+        return
+    from mmengine.dist import init_dist
+    if not torch.cuda.is_available():
+        enable_cpu_distributed()
+    init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
 
 
 def run_mmdet_tool(name: str, argv: List[str]) -> None:
