@@ -86,12 +86,14 @@ def init_tool_distributed(launcher: str) -> None:
     """Joins the process group of a ``--launcher pytorch|slurm|mpi`` run (nothing for ``none``).
 
     GPUs: nccl, one rank per device (mmengine picks ``LOCAL_RANK``'s). No CUDA: gloo on CPU
-    (:func:`enable_cpu_distributed`).
+    (:func:`enable_cpu_distributed`), one thread per rank: ranks that each take every core
+    slow one another several times over.
     """
     if launcher == 'none':
         return
     from mmengine.dist import init_dist
     if not torch.cuda.is_available():
+        torch.set_num_threads(1)
         enable_cpu_distributed()
     init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
 
