@@ -124,3 +124,50 @@ def test_a_graph_that_is_not_the_sidecars_is_refused(exported, tmp_path):
     sidecar_path(copy).write_text(sidecar_path(exported['onnx']).read_text())
     with pytest.raises(ValueError, match='onnx_sha256 differs'):
         ONNXDetector(copy)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('exported', ['vild-text'], indirect=True)
+def test_demo_with_onnx_writes_what_the_pytorch_demo_writes(exported, tmp_path):
+    """tools/demo.py --onnx: same detections (names, boxes, scores) and files as with
+    --config/--checkpoint, on a vocabulary with a name the model never trained on."""
+    import cv2
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for i, image in enumerate(scenes(2)):
+        cv2.imwrite(str(folder / f'scene{i}.png'), image)
+    vocab = 'red star,yellow heart,blue circle'
+    outs = {}
+    for name, model_args in (('torch', ['--config', exported['config'], '--checkpoint',
+                                        exported['checkpoint']]),
+                             ('onnx', ['--onnx', exported['onnx']])):
+        run_tool(['tools/demo.py', folder, *model_args, '--vocab', vocab, '--score-thr', 0.3,
+                  '--out-dir', tmp_path / name, '--no-progress'])
+        outs[name] = tmp_path / name
+    for i in range(2):
+        ref = json.loads((outs['torch'] / 'preds' / f'scene{i}.json').read_text())
+        got = json.loads((outs['onnx'] / 'preds' / f'scene{i}.json').read_text())
+        assert len(ref['detections']) == len(got['detections']) > 0
+        for a, b in zip(sorted(ref['detections'], key=lambda d: -d['score']),
+                        sorted(got['detections'], key=lambda d: -d['score'])):
+            assert a['name'] == b['name'] and abs(a['score'] - b['score']) <= 1e-3
+            assert np.allclose(a['bbox'], b['bbox'], atol=0.02)
+        assert (outs['onnx'] / 'vis' / f'scene{i}.png').stat().st_size > 0
+    summary = json.loads((outs['onnx'] / 'summary.json').read_text())
+    assert summary['vocabulary'] == vocab.split(',') and summary['failed'] == 0
+
+
+def test_demo_needs_one_kind_of_model(tmp_path):
+    proc = run_tool(['tools/demo.py', tmp_path, '--onnx', tmp_path / 'm.onnx', '--config',
+                     'x.py', '--vocab', 'cat'], check=False)
+    assert proc.returncode == 2
+    assert 'give either --config and --checkpoint, or --onnx' in proc.stderr
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_reports_parity():
+    proc = run_tool(['tools/benchmark/onnx_inference.py', '--num-images', 1, '--rounds', 1])
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['matched'] > 0 and figures['unmatched_torch_detections'] == 0
+    assert figures['max_score_diff'] <= 1e-3
+    assert figures['onnx_over_torch'] > 0 and figures['onnx_latency_1203_over_65'] > 0
