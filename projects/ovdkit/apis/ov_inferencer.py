@@ -48,6 +48,50 @@ def name_palette(names: Sequence[str]) -> List[Tuple[int, int, int]]:
     return palette
 
 
+def draw_prediction(visualizer, image: np.ndarray, pred: DetDataSample, name: str,
+                    zoom: int = 1, pred_score_thr: float = 0.3, **kwargs) -> np.ndarray:
+    """Draws a prediction's boxes, names and scores with mmdet's visualizer.
+
+    Args:
+        visualizer: A ``DetLocalVisualizer`` whose ``dataset_meta`` holds the vocabulary.
+        image: ``(H, W, 3)`` RGB image.
+        pred: Prediction (``pred_instances`` with bboxes, scores, labels).
+        name: Image name (for the visualizer's backends).
+        zoom: Integer nearest-neighbour enlargement before drawing.
+        pred_score_thr: Lowest score drawn.
+        **kwargs: ``show``, ``wait_time``, ``draw_pred`` of ``add_datasample``.
+
+    Returns:
+        ``(H * zoom, W * zoom, 3)`` RGB drawing.
+    """
+    # clone() is shallow: new instances, so the caller's prediction keeps its boxes. Drawn in
+    # ascending score order: where one box carries several names (NMS is per class), the best
+    # one is drawn last, on top.
+    pred = pred.clone()
+    instances = pred.pred_instances
+    instances = instances[instances.scores.argsort()]
+    if zoom != 1:
+        image = mmcv.imrescale(image, zoom, interpolation='nearest')
+        instances.bboxes = instances.bboxes * zoom
+    pred.pred_instances = instances
+    visualizer.add_datasample(name, image, pred, draw_gt=False, pred_score_thr=pred_score_thr,
+                              **kwargs)
+    return visualizer.get_image()
+
+
+def save_drawing(drawn: np.ndarray, path: Union[str, Path]) -> None:
+    """Writes an RGB drawing atomically, in the format of ``path``'s suffix (PNG if none)."""
+    path = Path(path)
+    # Encoded in memory: the temporary name's suffix would not tell cv2 the format.
+    suffix = path.suffix.lower() or '.png'
+    # cv2's default PNG level (1) makes files about twice as large as level 9
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if suffix == '.png' else []
+    ok, encoded = cv2.imencode(suffix, drawn[..., ::-1], params)
+    if not ok:
+        raise ValueError(f'cannot encode a drawing as {path.suffix!r} ({path})')
+    atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+
+
 class OVDInferencer(DetInferencer):
     """mmdet's :class:`~mmdet.apis.DetInferencer` for open-vocabulary detectors.
 
@@ -224,30 +268,10 @@ class OVDInferencer(DetInferencer):
             else:
                 image = np.ascontiguousarray(single_input[..., ::-1])
                 name = f'{self.num_visualized_imgs:08d}.jpg'
-            # clone() is shallow: new instances, so the returned prediction keeps its boxes.
-            # Drawn in ascending score order: where one box carries several names (NMS is per
-            # class), the best one is drawn last, on top.
-            pred = pred.clone()
-            instances = pred.pred_instances
-            instances = instances[instances.scores.argsort()]
-            if zoom != 1:
-                image = mmcv.imrescale(image, zoom, interpolation='nearest')
-                instances.bboxes = instances.bboxes * zoom
-            pred.pred_instances = instances
-            self.visualizer.add_datasample(name, image, pred, show=show, wait_time=wait_time,
-                                           draw_gt=False, draw_pred=draw_pred,
-                                           pred_score_thr=pred_score_thr)
-            drawn = self.visualizer.get_image()
+            drawn = draw_prediction(self.visualizer, image, pred, name, zoom, pred_score_thr,
+                                    show=show, wait_time=wait_time, draw_pred=draw_pred)
             if out_dir:
-                # Encoded in memory: the temporary name's suffix would not tell cv2 the format.
-                path = Path(out_dir) / 'vis' / name
-                suffix = path.suffix.lower() or '.png'
-                # cv2's default PNG level (1) makes files about twice as large as level 9
-                params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if suffix == '.png' else []
-                ok, encoded = cv2.imencode(suffix, drawn[..., ::-1], params)
-                if not ok:
-                    raise ValueError(f'cannot encode a drawing as {path.suffix!r} ({path})')
-                atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+                save_drawing(drawn, Path(out_dir) / 'vis' / name)
             results.append(drawn)
             self.num_visualized_imgs += 1
         return results
