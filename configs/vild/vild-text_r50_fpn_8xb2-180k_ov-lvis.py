@@ -27,7 +27,7 @@ val_dataloader = dict(dataset=dict(
     type='OVLVISV1Dataset', classes_split='all', data_root=data_root,
     ann_file='annotations/lvis_v1_val.json', data_prefix=dict(img='../coco/')))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json',
+val_evaluator = dict(type='OVLVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json',
                      metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
 
