@@ -13,9 +13,10 @@ batches with a progress bar on stderr.
 
 A bad image (missing, unreadable) is reported on one line naming it and the other images are
 still processed. Setup errors (config, checkpoint that does not fit the config, empty or
-duplicate vocabulary names, text embeddings of another dimension than the model's) stop before
-any image, with one line naming the culprit. Exit status: 0 all images done, 1 some images
-failed, 2 setup failed. The last stdout line is a JSON summary.
+duplicate vocabulary names, text embeddings of another dimension than the model's, an
+``--out-dir`` that cannot be written) stop before any image, with one line naming the culprit.
+Exit status: 0 all images done, 1 some images failed, 2 setup failed. The last stdout line
+is a JSON summary.
 """
 import argparse
 import json
@@ -156,9 +157,29 @@ class Demo:
             sys.stderr.write('\n')
 
 
+def check_out_dir(out_dir: str) -> None:
+    """Creates ``out_dir`` if needed and checks a file can be written in it.
+
+    Raises:
+        OSError: naming ``--out-dir`` and why (a parent is a file, no permission...).
+    """
+    import tempfile
+    path = Path(out_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()),
+                       None)
+        why = f'{blocker} is a file' if blocker else (exc.strerror or str(exc))
+        raise OSError(f'--out-dir {out_dir} is not a writable folder ({why})') from None
+
+
 def setup(args):
     """Builds the inferencer and installs the vocabulary; raises on any setup problem."""
     from ovdkit.apis import OVDInferencer
+    check_out_dir(args.out_dir)  # before the model: a minute of work lost otherwise
     if args.vocab_file is not None and not Path(args.vocab_file).is_file():
         raise FileNotFoundError(f'vocabulary file {args.vocab_file} does not exist')
     inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
