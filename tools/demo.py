@@ -158,22 +158,22 @@ class Demo:
 
 
 def check_out_dir(out_dir: str) -> None:
-    """Creates ``out_dir`` if needed and checks a file can be written in it.
+    """Checks that ``out_dir`` is, or can be created as, a writable folder; creates nothing
+    (a setup error later must leave no trace).
 
     Raises:
-        OSError: naming ``--out-dir`` and why (a parent is a file, no permission...).
+        OSError: naming ``--out-dir`` and why (a parent is a file, no permission).
     """
-    import tempfile
-    path = Path(out_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()),
-                       None)
-        why = f'{blocker} is a file' if blocker else (exc.strerror or str(exc))
-        raise OSError(f'--out-dir {out_dir} is not a writable folder ({why})') from None
+    import os
+    path = Path(out_dir).absolute()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        why = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        why = f'no permission to write in {existing}'
+    else:
+        return
+    raise OSError(f'--out-dir {out_dir} is not a writable folder ({why})')
 
 
 def setup(args):

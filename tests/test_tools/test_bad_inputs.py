@@ -6,6 +6,7 @@ good-path commands run as subprocesses in tests/test_tools/test_real_configs.py.
 """
 import importlib.util
 import json
+import os
 
 import pytest
 
@@ -129,3 +130,13 @@ def test_demo_out_dir_under_a_file_stops_before_the_model(tmp_path, capsys):
     assert err == f'error: --out-dir {blocker / "demo"} is not a writable folder ' \
                   f'({blocker} is a file)'
     assert blocker.read_text() == 'a file, not a folder'
+
+
+def test_demo_out_dir_check_creates_nothing(tmp_path):
+    check_out_dir = load_tool('tools/demo.py').check_out_dir
+    check_out_dir(str(tmp_path / 'new' / 'demo'))  # creatable: fine, and not created
+    assert not (tmp_path / 'new').exists()
+    (tmp_path / 'locked').mkdir(mode=0o500)
+    if not os.access(tmp_path / 'locked', os.W_OK):  # root may write anywhere
+        with pytest.raises(OSError, match=f'no permission to write in {tmp_path}/locked'):
+            check_out_dir(str(tmp_path / 'locked' / 'demo'))
