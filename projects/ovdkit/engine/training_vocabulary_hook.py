@@ -49,9 +49,12 @@ class TrainingVocabularyHook(Hook):
                 continue
             difference = first_difference(module.train_classes, classes)
             if difference:
+                source = module.vocabulary_cfg['classes']
+                if not isinstance(source, str):
+                    source = f'{len(source)} names in the config'
                 raise OVDConfigError(
                     f'the training vocabulary of model.{name} '
-                    f'({module.vocabulary_cfg["classes"]!r}) is not the training dataset\'s '
+                    f'({source!r}) is not the training dataset\'s '
                     f'classes ({type(dataset).__name__}, metainfo["classes"]): {difference}. '
                     f'Labels would train against the wrong names; give the head the '
                     f'dataset\'s classes in their order')
