@@ -1,5 +1,6 @@
 """Training vocabulary = the dataset's classes (TrainingVocabularyHook), and a test vocabulary
 given by names never inherits the training vocabulary's embedding ``path``."""
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -52,12 +53,16 @@ def test_test_vocabulary_without_names_keeps_the_training_file(tmp_path):
 
 
 def runner_for(model, classes):
-    return SimpleNamespace(model=model, train_dataloader=SimpleNamespace(
-        dataset=SimpleNamespace(metainfo=dict(classes=tuple(classes)))))
+    return SimpleNamespace(model=model, logger=logging.getLogger('test'),
+                           train_dataloader=SimpleNamespace(
+                               dataset=SimpleNamespace(metainfo=dict(classes=tuple(classes)))))
 
 
-def test_training_vocabulary_equal_to_the_dataset_classes_passes(tmp_path):
-    TrainingVocabularyHook().before_train(runner_for(build(tmp_path), BASE))
+def test_training_vocabulary_equal_to_the_dataset_classes_passes(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger='test'):
+        TrainingVocabularyHook().before_train(runner_for(build(tmp_path), BASE))
+    assert caplog.messages == ["[ovdkit] training vocabulary of model.roi_head.bbox_head = "
+                               "the training dataset's 3 classes"]
 
 
 @pytest.mark.parametrize('classes, message', [

@@ -58,3 +58,5 @@ class TrainingVocabularyHook(Hook):
                     f'classes ({type(dataset).__name__}, metainfo["classes"]): {difference}. '
                     f'Labels would train against the wrong names; give the head the '
                     f'dataset\'s classes in their order')
+            runner.logger.info(f'[ovdkit] training vocabulary of model.{name} = the training '
+                               f'dataset\'s {len(classes)} classes')
