@@ -164,7 +164,9 @@ class RealConfigRuns:
             and self.run('demo', [config], [
                 'tools/demo.py', self.val_images[dataset_of(config)], '--config', config,
                 '--checkpoint', checkpoint, '--vocab', 'zebra,traffic cone', '--score-thr',
-                '0', '--out-dir', work / 'demo', '--cfg-options', *self.clip_options,
+                '0', '--out-dir', work / 'demo', '--cfg-options',
+                # data_root: ViLD-ensemble reads the training vocabulary (LVIS: a file there)
+                f'data_root={self.data_roots[dataset_of(config)]}/', *self.clip_options,
                 *plan_of(config)['scale_options']]))
 
     def precompute(self, source, store, targets) -> bool:
