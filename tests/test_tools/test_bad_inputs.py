@@ -140,3 +140,19 @@ def test_demo_out_dir_check_creates_nothing(tmp_path):
     if not os.access(tmp_path / 'locked', os.W_OK):  # root may write anywhere
         with pytest.raises(OSError, match=f'no permission to write in {tmp_path}/locked'):
             check_out_dir(str(tmp_path / 'locked' / 'demo'))
+
+
+def test_demo_names_a_missing_training_vocabulary_file_before_any_image(tmp_path, capsys):
+    """ViLD-ensemble needs its training vocabulary: a missing file is a setup error (exit 2),
+    not every image's."""
+    from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint
+    config, checkpoint = build_checkpoint(VILD_TEXT.replace('vild-text_', 'vild-ensemble_'),
+                                          tmp_path)
+    missing = tmp_path / 'base_classes.txt'
+    code = load_tool('tools/demo.py').main([
+        str(tmp_path / 'img.png'), '--config', config, '--checkpoint', checkpoint,
+        '--vocab', 'zebra', '--out-dir', str(tmp_path / 'out'), '--cfg-options',
+        f'model.roi_head.bbox_head.vocabulary.classes={missing}'])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == f'error: vocabulary file {missing} does not exist'
+    assert not (tmp_path / 'out').exists()
