@@ -16,9 +16,10 @@ batches with a progress bar on stderr.
 
 A bad image (missing, unreadable) is reported on one line naming it and the other images are
 still processed. Setup errors (config, checkpoint that does not fit the config, empty or
-duplicate vocabulary names, text embeddings of another dimension than the model's) stop before
-any image, with one line naming the culprit. Exit status: 0 all images done, 1 some images
-failed, 2 setup failed. The last stdout line is a JSON summary.
+duplicate vocabulary names, text embeddings of another dimension than the model's, an
+``--out-dir`` that cannot be written) stop before any image, with one line naming the culprit.
+Exit status: 0 all images done, 1 some images failed, 2 setup failed. The last stdout line
+is a JSON summary.
 """
 import argparse
 import json
@@ -208,9 +209,29 @@ class ONNXDemoInferencer:
         return dict(predictions=predictions)
 
 
+def check_out_dir(out_dir: str) -> None:
+    """Checks that ``out_dir`` is, or can be created as, a writable folder; creates nothing
+    (a setup error later must leave no trace).
+
+    Raises:
+        OSError: naming ``--out-dir`` and why (a parent is a file, no permission).
+    """
+    import os
+    path = Path(out_dir).absolute()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        why = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        why = f'no permission to write in {existing}'
+    else:
+        return
+    raise OSError(f'--out-dir {out_dir} is not a writable folder ({why})')
+
+
 def setup(args):
     """Builds the inferencer and installs the vocabulary; raises on any setup problem."""
     from ovdkit.apis import OVDInferencer
+    check_out_dir(args.out_dir)  # before the model: a minute of work lost otherwise
     if args.vocab_file is not None and not Path(args.vocab_file).is_file():
         raise FileNotFoundError(f'vocabulary file {args.vocab_file} does not exist')
     if args.onnx is not None:

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..datasets.vocabularies import resolve_vocabulary
 from ..utils.atomic_io import atomic_write, write_json_atomic
+from ..utils.config_variables import merge_cfg_options
 
 VocabularyType = Union[str, Sequence[str]]
 
@@ -134,8 +135,8 @@ class OVDInferencer(DetInferencer):
             config = Config.fromfile(str(config))
         else:
             self.config_path = config.filename or '<Config>'
-        if cfg_options:
-            config.merge_from_dict(cfg_options)
+        # checks the overrides, merges them, re-points settings built from changed variables
+        merge_cfg_options(config, cfg_options)
         if checkpoint is None or not osp.isfile(str(checkpoint)):
             raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
         self.checkpoint_path = str(checkpoint)

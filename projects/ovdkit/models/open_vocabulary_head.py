@@ -70,11 +70,20 @@ class OpenVocabularyHeadMixin:
                            kwargs: Dict) -> None:
         """Records the vocabulary configs and fixes the mmdet arguments they decide.
 
+        The test vocabulary inherits the training one's keys (CLIP model, weights, templates,
+        cache) except its ``path`` when it names its own ``classes``.
+
         ``num_classes`` is dropped from ``kwargs`` (inherited mmdet configs say 80) and box
         regression is made class-agnostic (the classes are open).
         """
         self.vocabulary_cfg = dict(vocabulary)
-        self.test_vocabulary_cfg = dict(vocabulary, **(test_vocabulary or {}))
+        test_vocabulary = dict(test_vocabulary or {})
+        inherited = dict(vocabulary)
+        if 'classes' in test_vocabulary and 'path' not in test_vocabulary:
+            # A `path` file holds the embeddings of the training names: test names given
+            # without their own file come through the CLIP weights, never from that file.
+            inherited.pop('path', None)
+        self.test_vocabulary_cfg = dict(inherited, **test_vocabulary)
         kwargs.pop('num_classes', None)
         kwargs['reg_class_agnostic'] = True
         self._train_classes: Optional[Tuple[str, ...]] = None

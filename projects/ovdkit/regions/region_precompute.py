@@ -28,6 +28,7 @@ from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
 from ..text.embedding_cache import file_sha256
+from ..utils.config_variables import merge_cfg_options
 from .clip_region_embedder import CLIPRegionEmbedder
 from .region_store import CLIPRegionStore
 
@@ -119,8 +120,7 @@ def precompute_clip_regions(config: str, checkpoint: str, clip_model: str,
 
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)  # re-points settings built from changed variables
     dataset = DATASETS.build(_image_dataset_cfg(cfg))
     image_keys = [str(dataset.get_data_info(i)['img_id']) for i in range(len(dataset))]
     if len(set(image_keys)) != len(image_keys):
