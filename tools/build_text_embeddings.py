@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from ovdkit.datasets import resolve_vocabulary
+from ovdkit.datasets import resolve_vocabulary_entries
 from ovdkit.text import TextEmbeddingCache, save_text_embeddings
 
 
@@ -34,7 +34,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    classes = resolve_vocabulary(args.vocab)
+    classes = resolve_vocabulary_entries(args.vocab)  # synonyms are part of the key
     pretrained = None if args.pretrained == 'random' else args.pretrained
     cache = TextEmbeddingCache(args.cache_dir, batch_size=args.batch_size, progress=True,
                                device=args.device)

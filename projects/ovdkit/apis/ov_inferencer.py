@@ -12,7 +12,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from torch import nn
 
-from ..datasets.vocabularies import resolve_vocabulary
+from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.config_variables import merge_cfg_options
 
@@ -141,6 +141,7 @@ class OVDInferencer(DetInferencer):
             raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
         self.checkpoint_path = str(checkpoint)
         self._classes: Tuple[str, ...] = ()
+        self._entries: Tuple[str, ...] = ()
         super().__init__(model=config, weights=str(checkpoint), device=device,
                          show_progress=show_progress)
         self.heads = open_vocabulary_heads(self.model)
@@ -193,7 +194,8 @@ class OVDInferencer(DetInferencer):
 
         Args:
             vocabulary: A list of names, a builtin name (``'coco'``, ``'lvis'``,
-                ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``.
+                ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``;
+                ``'television|tv|monitor'`` is one class with synonyms, named by its first.
 
         Returns:
             The names in label order.
@@ -204,15 +206,16 @@ class OVDInferencer(DetInferencer):
         """
         if isinstance(vocabulary, str) and not any(n.strip() for n in vocabulary.split(',')):
             raise ValueError('vocabulary: empty vocabulary (no class names given)')
-        names = resolve_vocabulary(vocabulary)
-        if names == self._classes:
+        entries = resolve_vocabulary_entries(vocabulary)  # synonyms reach the heads
+        names = first_names(entries)
+        if entries == self._entries:
             return names
         for head_name, head in self.heads:
-            got = tuple(head.use_vocabulary(names))
+            got = tuple(head.use_vocabulary(entries))
             if got != names:
                 raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
                                    f'{len(got)} names instead of the {len(names)} asked for')
-        self._classes = names
+        self._classes, self._entries = names, entries
         meta = dict(classes=names, palette=name_palette(names))
         self.model.dataset_meta = meta
         if self.visualizer is not None:

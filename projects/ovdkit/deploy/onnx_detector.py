@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..datasets.vocabularies import resolve_vocabulary
+from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
 from ..text.embedding_cache import (EmbeddingMismatchError, file_sha256, load_text_embeddings,
                                     weights_id)
 from ..text.vocabulary_embeddings import vocabulary_embeddings
@@ -82,9 +82,10 @@ class ONNXDetector:
                 weights, or another dimension, than the detector's (the message names the
                 field).
         """
-        names = resolve_vocabulary(vocabulary)
+        entries = resolve_vocabulary_entries(vocabulary)
+        names = first_names(entries)
         expected = dict(model=self.meta['clip_model'], weights_id=self.meta['clip_weights_id'],
-                        dim=self.meta['embed_dim'], classes=names)
+                        dim=self.meta['embed_dim'], classes=entries)
         if embeddings is not None:
             tensor, _ = load_text_embeddings(embeddings, expected=expected)
         else:
@@ -95,7 +96,7 @@ class ONNXDetector:
                     f'differ from the ones it was trained against: \'weights_id\' is {found}, '
                     f'expected {self.meta["clip_weights_id"]}')
             names, tensor = vocabulary_embeddings(dict(
-                classes=names, model=self.meta['clip_model'], pretrained=self.clip_pretrained,
+                classes=entries, model=self.meta['clip_model'], pretrained=self.clip_pretrained,
                 templates=self.meta['templates'], cache_dir=self.cache_dir))
             if tensor.shape[1] != self.meta['embed_dim']:
                 raise EmbeddingMismatchError(

@@ -20,6 +20,15 @@ from .lvis_v1_frequencies import LVIS_V1_FREQUENCIES
 # mmdet's class list corrects one typo of the official LVIS v1 files; the fixture writes the
 # name as the official files spell it, so the converters meet what users download.
 _LVIS_JSON_NAMES = {'speaker_(stereo_equipment)': 'speaker_(stero_equipment)'}
+# A few of the official files' synonyms (every other category lists only its name), so the
+# ``lvis-synonyms:`` vocabulary meets real ones.
+LVIS_FIXTURE_SYNONYMS = {
+    'aerosol_can': ['spray_can'],
+    'television_set': ['tv', 'tv_set'],
+    'sofa': ['couch', 'davenport', 'lounge', 'sofa_bed'],
+    'cellular_telephone': ['cellular_phone', 'cellphone', 'mobile_phone', 'smart_phone'],
+    'car_(automobile)': ['auto_(automobile)', 'automobile'],
+}
 
 
 def lvis_v1_categories() -> List[Dict]:
@@ -28,7 +37,8 @@ def lvis_v1_categories() -> List[Dict]:
     for i, (name, freq) in enumerate(zip(LVIS_V1_CLASSES, LVIS_V1_FREQUENCIES)):
         name = _LVIS_JSON_NAMES.get(name, name)
         cats.append(dict(id=i + 1, name=name, frequency=freq, synset=f'{name}.n.01',
-                         synonyms=[name], image_count=1, instance_count=1))
+                         synonyms=[name, *LVIS_FIXTURE_SYNONYMS.get(name, [])],
+                         image_count=1, instance_count=1))
     return cats
 
 
