@@ -33,9 +33,10 @@ def shared_box_multiclass_nms(bboxes: Tensor, scores: Tensor, score_thr: float, 
         ``(K, 5)`` detections (x1, y1, x2, y2, score) sorted by score, and ``(K,)`` labels.
     """
     num_classes = scores.size(1) - 1
-    flat = scores[:, :-1].reshape(-1)
-    candidates = (flat > score_thr).nonzero(as_tuple=False).squeeze(1)
-    candidate_scores = flat[candidates]
+    class_scores = scores[:, :-1]  # a view: no (N, C) copy
+    rows, cols = (class_scores > score_thr).nonzero(as_tuple=True)  # row-major, as flattened
+    candidates = rows * num_classes + cols
+    candidate_scores = class_scores[rows, cols]
     total = candidates.numel()
     k = total if max_num <= 0 else min(total, 4 * max_num)
     while True:
