@@ -6,23 +6,14 @@
 _base_ = '../vild/vild-text_r50_fpn_8xb2-90k_ov-coco.py'
 
 data_root = 'data/custom/'                       # images/ and coco2ov.py's annotations/
-clip_model = 'ViT-B-32'                          # open_clip model name (512-d embeddings)
-clip_pretrained = 'openai'                       # open_clip tag, or a local checkpoint file
-backbone_checkpoint = 'torchvision://resnet50'   # ImageNet R50: local .pth, or None (random)
-embeddings_dir = 'data/embeddings'               # text-embedding cache folder
-ovdkit_variables = dict(data_root=data_root, clip_model=clip_model,
-                        clip_pretrained=clip_pretrained,
-                        backbone_checkpoint=backbone_checkpoint, embeddings_dir=embeddings_dir)
+# clip_model, clip_pretrained, backbone_checkpoint and embeddings_dir: as in the base config
+ovdkit_variables = dict(data_root=data_root)     # merged into the base config's record
 
 base_classes_file = data_root + 'annotations/base_classes.txt'
 novel_classes_file = data_root + 'annotations/novel_classes.txt'
 all_classes_file = data_root + 'annotations/all_classes.txt'
-vocabulary = dict(classes=base_classes_file, model=clip_model, pretrained=clip_pretrained,
-                  templates='vild', cache_dir=embeddings_dir)
-model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint)),
-    roi_head=dict(bbox_head=dict(vocabulary=vocabulary,
-                                 test_vocabulary=dict(classes=all_classes_file))))
+model = dict(roi_head=dict(bbox_head=dict(vocabulary=dict(classes=base_classes_file),
+                                          test_vocabulary=dict(classes=all_classes_file))))
 
 train_dataloader = dict(dataset=dict(
     _delete_=True, type='OVCustomDataset', data_root=data_root, classes=base_classes_file,

@@ -51,3 +51,23 @@ def test_20000_names_on_the_toy_detector(tmp_path):
     again.set_vocabulary(list(names))
     again_out = again(images)
     assert again_out['predictions'] == out['predictions']
+
+
+def test_nms_bound_on_20000_classes_keeps_the_same_detections(monkeypatch):
+    """At a low threshold, only pairs above a k-th-best bound are gathered; the detections are
+    those of gathering every pair above the threshold (the path the bound replaces)."""
+    import ovdkit.models.open_vocabulary_head as head_module
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(300, 2, generator=gen) * 100
+    boxes = torch.cat([xy, xy + 1 + torch.rand(300, 2, generator=gen) * 40], dim=1)
+    weights = 1e-3 + torch.rand(300, NUM + 1, generator=gen) ** 8.0
+    scores = weights / weights.sum(dim=1, keepdim=True)
+    nms = dict(type='nms', iou_threshold=0.5)
+    bound = head_module._kth_best_lower_bound(scores[:, :-1], 4 * 100)
+    assert bound > 1e-4  # the bound path is the one taken
+    dets, labels = head_module.shared_box_multiclass_nms(boxes, scores, 1e-4, nms, 100)
+    monkeypatch.setattr(head_module, '_kth_best_lower_bound', lambda *args: None)
+    ref_dets, ref_labels = head_module.shared_box_multiclass_nms(boxes, scores, 1e-4, nms, 100)
+    assert len(dets) == 100
+    torch.testing.assert_close(dets, ref_dets)
+    assert labels.tolist() == ref_labels.tolist()
