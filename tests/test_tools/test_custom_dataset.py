@@ -1,5 +1,5 @@
-"""docs/custom_dataset.md end to end: its user config, exactly as printed there, trains
-ViLD-text on a fixture dataset split by coco2ov.py (2 iterations), tests it (novel / base / all
+"""docs/custom_dataset.md end to end: its user config, exactly as printed there (and with the
+grounding base, as it says), trains ViLD-text (grounding) on a fixture dataset split by coco2ov.py (2 iterations), tests it (novel / base / all
 AP50) and runs the demo with a vocabulary that adds a name never trained on."""
 import json
 import re
@@ -24,7 +24,8 @@ def doc_config() -> str:
     return re.search(r'```python\n(.*?)```', text, re.S).group(1)
 
 
-def test_doc_config_trains_tests_and_runs_the_demo(tmp_path):
+@pytest.mark.parametrize('method', ['vild-text', 'grounding'])
+def test_doc_config_trains_tests_and_runs_the_demo(tmp_path, method):
     root = tmp_path / 'mine'
     paths = make_coco_fixture(str(root), num_train=8, num_val=4)
     coco_to_ov_split(paths['train'], ['green disk'], root / 'annotations', paths['val'])
@@ -32,8 +33,10 @@ def test_doc_config_trains_tests_and_runs_the_demo(tmp_path):
     work.mkdir()
     (work / 'configs').symlink_to(REPO / 'configs')  # `_base_` is relative to the config
     config = work / 'my_vild-text.py'
-    config.write_text(doc_config())
-    assert "_base_ = 'configs/custom/vild-text_r50_fpn_8xb2-90k_ov-custom.py'" in doc_config()
+    shipped = "_base_ = 'configs/custom/vild-text_r50_fpn_8xb2-90k_ov-custom.py'"
+    assert shipped in doc_config()
+    # grounding: the same config with the other base, as the document says
+    config.write_text(doc_config().replace('vild-text_r50', f'{method}_r50'))
     clip = tmp_path / 'clip.pt'
     torch.manual_seed(0)
     torch.save(open_clip.create_model('OVD-TestCLIP-RN512').state_dict(), clip)
