@@ -1,0 +1,228 @@
+"""The heads' formulas against values computed here from their definitions (README).
+
+Expected values come from plain torch on the heads' *inputs* (RoI features, the learned
+weights, the text embeddings or token features): mmdet's shared FC trunk, then the formula as
+the README states it. Nothing of ovdkit's classifiers, losses or helpers computes an expected
+value. Test vocabularies put novel names first and between base names, so nothing can rely on
+base classes coming first.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox2roi
+from mmdet.utils import register_all_modules
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import MessageHub
+
+import ovdkit  # noqa: F401
+from ovdkit.text.token_feature_cache import vocabulary_token_features
+from test_vild_text_bbox_head import BASE, DIM, _embedding_file
+
+# novel names first and between base names
+MIXED = ['yellow heart', 'red star', 'purple cross', 'blue circle', 'green square']
+NOVEL = {'yellow heart', 'purple cross'}
+VILD_TEXT = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+VILD = 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py'
+ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
+GROUNDING = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+
+
+def _head_cfg(config, **changes):
+    register_all_modules()
+    cfg = Config.fromfile(config).model.roi_head.bbox_head
+    cfg.update(changes)
+    return cfg
+
+
+def _build(cfg, seed=0):
+    torch.manual_seed(seed)
+    head = MODELS.build(ConfigDict(cfg))
+    head.init_weights()
+    return head
+
+
+def _trunk(head, rois):
+    """mmdet's Shared2FC trunk: flatten, fc, relu, fc, relu (the classifier's input)."""
+    h = rois.flatten(1)
+    for fc in head.shared_fcs:
+        h = F.relu(fc(h))
+    return h
+
+
+def _unit(x):
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+def _vild_text_logits(head, rois, text, temperature):
+    """``[cos(Wx, t_c) ..., cos(Wx, bg)] / T`` (README, ViLD-text)."""
+    proj = head.fc_cls.projection
+    region = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
+    classes = torch.cat([_unit(text), _unit(head.fc_cls.background_embedding)[None]])
+    return region @ classes.t() / temperature
+
+
+@pytest.fixture()
+def vocab_files(tmp_path):
+    base_path, base_emb = _embedding_file(tmp_path, BASE, 0)
+    mixed_path, mixed_emb = _embedding_file(tmp_path, MIXED, 1)
+    # stored unnormalised: the head must normalise them itself
+    return dict(base=(base_path, base_emb), mixed=(mixed_path, mixed_emb))
+
+
+def test_vild_text_logits_and_base_only_cross_entropy(vocab_files):
+    (base_path, base_emb), (mixed_path, mixed_emb) = vocab_files['base'], vocab_files['mixed']
+    temperature = 0.05
+    head = _build(_head_cfg(VILD_TEXT, temperature=temperature,
+                            vocabulary=dict(classes=BASE, path=base_path),
+                            test_vocabulary=dict(classes=MIXED, path=mixed_path)))
+    rois = torch.randn(7, 64, 7, 7, generator=torch.Generator().manual_seed(3))
+    head.eval()
+    with torch.no_grad():
+        logits, _ = head(rois)
+        expected = _vild_text_logits(head, rois, mixed_emb, temperature)
+    assert logits.shape == (7, len(MIXED) + 1)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-4)
+
+    head.train()  # training: base classes + background only, softmax cross-entropy
+    logits, bbox_pred = head(rois)
+    expected = _vild_text_logits(head, rois, base_emb, temperature)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-4)
+    labels = torch.tensor([0, 1, 2, 3, 3, 1, 0])  # 3 = background
+    weights = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    zeros = torch.zeros(7, 4)
+    losses = head.loss(logits, bbox_pred, torch.zeros(7, 5), labels, weights, zeros, zeros)
+    log_p = expected.log_softmax(dim=-1)[torch.arange(7), labels]
+    expected_ce = -(log_p * weights).sum() / weights.sum()
+    torch.testing.assert_close(losses['loss_cls'], expected_ce, rtol=1e-5, atol=1e-5)
+
+
+def test_vild_ensemble_weights_classes_by_name_across_a_reordering(vocab_files):
+    (base_path, _), (mixed_path, mixed_emb) = vocab_files['base'], vocab_files['mixed']
+    cfg = _head_cfg(ENSEMBLE, vocabulary=dict(classes=BASE, path=base_path),
+                    test_vocabulary=dict(classes=MIXED, path=mixed_path))
+    temperature = cfg.temperature
+    head = _build(cfg)
+    head.eval()
+    rois = torch.randn(6, 64, 7, 7, generator=torch.Generator().manual_seed(4))
+
+    def expected_scores(names, text):
+        with torch.no_grad():
+            text_p = _vild_text_logits(head, rois, text, temperature).softmax(-1)[:, :-1]
+            proj = head.image_projection
+            image = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
+            image_p = (image @ _unit(text).t() / temperature).softmax(-1)
+        w = torch.tensor([1 / 3 if n in NOVEL else 2 / 3 for n in names])
+        return text_p ** w * image_p ** (1 - w)
+
+    with torch.no_grad():
+        scores = head(rois)[0].softmax(-1)  # what mmdet's post-processing computes
+    expected = expected_scores(MIXED, mixed_emb)
+    torch.testing.assert_close(scores[:, :-1], expected, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(scores[:, -1], 1 - expected.sum(-1), rtol=1e-4, atol=1e-6)
+
+    # Same size, other order: a base and a novel name trade places.
+    order = [1, 0, 3, 2, 4]
+    swapped = [MIXED[i] for i in order]
+    head.set_test_vocabulary(swapped, mixed_emb[order])
+    with torch.no_grad():
+        scores = head(rois)[0].softmax(-1)
+    torch.testing.assert_close(scores[:, :-1], expected_scores(swapped, mixed_emb[order]),
+                               rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(scores[:, :-1], expected[:, order], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('config', [VILD, ENSEMBLE], ids=['shared', 'separate'])
+def test_distillation_of_roi_head_is_summed_l1_of_unit_embeddings(vocab_files, config):
+    (base_path, _), (mixed_path, _) = vocab_files['base'], vocab_files['mixed']
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    cfg.model.roi_head.bbox_head.update(vocabulary=dict(classes=BASE, path=base_path),
+                                        test_vocabulary=dict(classes=MIXED, path=mixed_path))
+    torch.manual_seed(0)
+    roi_head = MODELS.build(ConfigDict(cfg.model.roi_head))
+    roi_head.init_weights()
+    roi_head.train()
+    gen = torch.Generator().manual_seed(5)
+    feats = tuple(torch.randn(2, 64, 32 // 2 ** i, 32 // 2 ** i, generator=gen)
+                  for i in range(5))
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    samples, boxes, targets = [], [], []
+    for k in (3, 2):
+        xy = torch.rand(k, 2, generator=gen) * 60
+        regions = InstanceData(bboxes=torch.cat([xy, xy + 20 + torch.rand(k, 2, generator=gen)
+                                                 * 40], 1),
+                               embeddings=_unit(torch.randn(k, DIM, generator=gen)).half())
+        samples.append(DetDataSample(clip_regions=regions))
+        boxes.append(regions.bboxes)
+        targets.append(regions.embeddings.float())
+    loss = roi_head.distill_loss(feats, samples)
+
+    extractor, head = roi_head.bbox_roi_extractor, roi_head.bbox_head
+    rois = extractor(feats[:extractor.num_inputs], bbox2roi(boxes))
+    proj = head.fc_cls.projection if config == VILD else head.image_projection
+    student = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
+    expected = 0.5 * (student - torch.cat(targets)).abs().sum(-1).mean()  # ViLD: 0.5, L1 sum
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_distillation_loss_weight_average_and_warmup():
+    from ovdkit.models import ViLDDistillationLoss
+    gen = torch.Generator().manual_seed(6)
+    a, b = _unit(torch.randn(5, 8, generator=gen)), _unit(torch.randn(5, 8, generator=gen))
+    l1 = sum(float(abs(x - y)) for ra, rb in zip(a.tolist(), b.tolist())
+             for x, y in zip(ra, rb))  # summed over regions and dimensions
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    loss = ViLDDistillationLoss(loss_weight=0.3)
+    assert loss(a, b.half()).item() == pytest.approx(0.3 * l1 / 5, rel=1e-3)
+    assert loss(a, b, avg_factor=2).item() == pytest.approx(0.3 * l1 / 2, rel=1e-5)
+    warm = ViLDDistillationLoss(loss_weight=0.3, warmup_iters=8)
+    for iteration, ramp in ((0, 1 / 8), (2, 3 / 8), (7, 1.0), (30, 1.0)):
+        hub.update_info('iter', iteration)
+        assert warm(a, b).item() == pytest.approx(0.3 * ramp * l1 / 5, rel=1e-5)
+    hub.update_info('iter', 0)
+
+
+def test_grounding_logits_and_class_scores(tmp_path):
+    temperature = 0.05
+    vocabulary = dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
+                      cache_dir=str(tmp_path))
+    cfg = _head_cfg(GROUNDING, embed_dim=32, temperature=temperature, vocabulary=vocabulary,
+                    test_vocabulary=dict(classes=MIXED))
+    torch.manual_seed(0)
+    head = _build(cfg)
+    with torch.no_grad():  # a trained-looking bias: token-dependent and not the prior
+        head.fc_cls.bias_lang.copy_(torch.randn(32, generator=torch.Generator().manual_seed(7)))
+        head.fc_cls.bias0.fill_(-1.3)
+    rois = torch.randn(5, 64, 7, 7, generator=torch.Generator().manual_seed(8))
+
+    def per_class_logits(names):
+        """One ``(N, L_c)`` logit block per class, from its name's own token features."""
+        _, tokens = vocabulary_token_features(dict(vocabulary, classes=names),
+                                              cfg.names_per_prompt)
+        proj = head.fc_cls.projection
+        region = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
+        blocks = []
+        for chunk, start, end in tokens['spans'].tolist():
+            words = _unit(tokens['features'][chunk, start:end].float())
+            blocks.append(region @ words.t() / temperature +
+                          words @ head.fc_cls.bias_lang + head.fc_cls.bias0)
+        return blocks
+
+    head.eval()
+    with torch.no_grad():
+        scores, _ = head(rois)
+        blocks = per_class_logits(MIXED)
+    expected = torch.stack([b.sigmoid().mean(dim=1) for b in blocks], dim=1)
+    assert scores.shape == (5, len(MIXED) + 1)
+    torch.testing.assert_close(scores[:, :-1], expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(scores[:, -1], 1 - expected.max(dim=1).values,
+                               rtol=1e-5, atol=1e-6)
+
+    head.train()  # training: the base prompt's name tokens, class by class
+    with torch.no_grad():
+        logits, _ = head(rois)
+        blocks = per_class_logits(BASE)
+    torch.testing.assert_close(logits, torch.cat(blocks, dim=1), rtol=1e-5, atol=1e-4)

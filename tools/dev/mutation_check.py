@@ -1,0 +1,358 @@
+#!/usr/bin/env python
+"""Mutation check: breaks the core math one place at a time and runs the tests that should notice.
+
+    PYTHONPATH=$PWD/projects OMP_NUM_THREADS=1 .venv/bin/python tools/dev/mutation_check.py \
+        [--set table|systematic|all] [--filter SUBSTR] [--list] [--no-baseline] [--timeout 900]
+
+Not run in CI (it takes about half an hour on 2 cores). The package ``projects/ovdkit`` is
+copied to a temporary folder; each mutant edits one file of that copy, and the tests of the
+mutated module (``TEST_SETS``) run with the copy first on ``PYTHONPATH`` (the tools the tests
+start as subprocesses inherit it), stopping at the first failure. A mutant whose tests fail is
+*killed*; one whose tests pass *survived*: a missing test, or an equivalent mutant (argue it in
+one line). Before the mutants, each test set runs once on the unmutated copy: a set that fails
+there would make every mutant look killed, so the run stops.
+
+Two sets of mutants:
+
+- ``table``: the one-line breaks of issue 20's table, as exact text replacements.
+- ``systematic``: generated from the AST of the core functions (``TARGETS``): arithmetic and
+  comparison operators swapped (``+``/``-``, ``*``/``/``, ``>``/``>=``...), ``&``/``|`` and
+  ``and``/``or`` swapped, ``in``/``not in``, numeric constants changed (``n -> n + 1``,
+  ``x -> 2x``), unary minus dropped, and normalising / activation calls skipped
+  (``F.normalize(x)`` -> ``x``, ``x.sigmoid()`` -> ``x``...).
+
+Prints one line per mutant (``KILLED`` / ``SURVIVED`` / ``INVALID`` for a mutant that does not
+parse), then a flat JSON object: counts, and the survivors' ids separated by spaces.
+"""
+import argparse
+import ast
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / 'projects' / 'ovdkit'
+
+_HEADS = ['tests/test_models/test_head_formulas.py']
+#: module (relative to the package) -> (test files, pytest -k expression or None).
+TEST_SETS = {
+    'models/text_embedding_classifier.py': (
+        ['tests/test_models/test_vild_text_bbox_head.py',
+         'tests/test_models/test_vild_image_head.py'] + _HEADS, None),
+    'models/vild_bbox_head.py': (['tests/test_models/test_vild_image_head.py'] + _HEADS, None),
+    'models/vild_distillation_loss.py': (
+        ['tests/test_models/test_vild_image_head.py'] + _HEADS, None),
+    'models/vild_roi_head.py': (['tests/test_models/test_vild_image_head.py'] + _HEADS, None),
+    'models/grounding_region_word_aligner.py': (
+        ['tests/test_models/test_grounding_head.py'] + _HEADS, None),
+    'models/grounding_positive_map.py': (
+        ['tests/test_models/test_grounding_head.py',
+         'tests/test_models/test_grounding_prompts.py'] + _HEADS, None),
+    'models/grounding_bbox_head.py': (
+        ['tests/test_models/test_grounding_head.py'] + _HEADS, None),
+    'models/open_vocabulary_head.py': (
+        ['tests/test_apis/test_vocab_scaling.py', 'tests/test_models/test_shared_box_nms.py'],
+        'not benchmark'),
+    'datasets/transforms/load_clip_regions.py': (
+        ['tests/test_datasets/test_load_clip_regions.py'], None),
+    'regions/crops.py': (['tests/test_regions/test_precompute_clip_regions.py'],
+                         'store_contents or recomputed'),
+    'regions/clip_region_embedder.py': (['tests/test_regions/test_precompute_clip_regions.py'],
+                                        'store_contents or recomputed'),
+    'evaluation/ov_coco_all_metric.py': (
+        ['tests/test_tools/test_train_test_tools.py',
+         'tests/test_evaluation/test_ov_coco_all_metric.py'],
+        'novel_base_all or ov_coco'),
+}
+
+#: Issue 20's table: (id, module, exact old text, new text).
+TABLE = [
+    ('T1-vild-text-no-l2-norm', 'models/text_embedding_classifier.py',
+     'return F.normalize(self.projection(x), dim=-1)', 'return self.projection(x)'),
+    ('T2-vild-text-no-temperature', 'models/text_embedding_classifier.py',
+     'return emb @ weights.t() / self.temperature', 'return emb @ weights.t()'),
+    ('T3-grounding-no-temperature', 'models/grounding_region_word_aligner.py',
+     'return regions @ self.token_features.t() / self.temperature + bias',
+     'return regions @ self.token_features.t() + bias'),
+    ('T4-ensemble-weights-by-position', 'models/vild_bbox_head.py',
+     '[name in base for name in self.test_classes]',
+     '[i < len(base) for i, name in enumerate(self.test_classes)]'),
+    ('T5-ensemble-mask-cached-by-length', 'models/vild_bbox_head.py',
+     'key = (self.test_classes, self.fc_cls.class_embeddings.device)',
+     'key = (len(self.test_classes), self.fc_cls.class_embeddings.device)'),
+    ('T6-nms-never-grows', 'models/open_vocabulary_head.py',
+     'if k == total or len(keep) >= max_num:', 'if True:'),
+    ('T7a-regions-min-visible-0.6', 'datasets/transforms/load_clip_regions.py',
+     'min_visible: float = 0.9', 'min_visible: float = 0.6'),
+    ('T7b-regions-no-min-size', 'datasets/transforms/load_clip_regions.py',
+     'keep = (visible >= self.min_visible) & (wh[0] >= self.min_size) & \\\n'
+     '                (wh[1] >= self.min_size)',
+     'keep = (visible >= self.min_visible)'),
+    ('T8a-regions-only-1x-crops', 'regions/clip_region_embedder.py',
+     'square_crop_boxes(image_boxes, scale)', 'square_crop_boxes(image_boxes, 1.0)'),
+    ('T8b-regions-non-square-crops', 'regions/crops.py',
+     '(boxes[:, 2:] - boxes[:, :2]).amax(dim=1, keepdim=True) * scale / 2',
+     '(boxes[:, 2:] - boxes[:, :2]) * scale / 2'),
+    ('T9-all-ap50-mean-of-novel-and-base', 'evaluation/ov_coco_all_metric.py',
+     "metrics['all_ap50'] = metrics['bbox_mAP_50']",
+     "metrics['all_ap50'] = round((metrics['novel_ap50'] + metrics['base_ap50']) / 2, 3)"),
+]
+
+#: module -> the functions / methods (``Class.method``) whose operators are mutated.
+TARGETS = {
+    'models/text_embedding_classifier.py': ['TextEmbeddingClassifier.set_class_embeddings',
+                                            'TextEmbeddingClassifier.embed',
+                                            'TextEmbeddingClassifier.forward'],
+    'models/open_vocabulary_head.py': ['shared_box_multiclass_nms'],
+    'models/vild_bbox_head.py': ['ViLDBBoxHead.image_embeddings_of',
+                                 'ViLDBBoxHead._base_class_mask', 'ViLDBBoxHead.forward'],
+    'models/vild_distillation_loss.py': ['ViLDDistillationLoss.current_weight',
+                                         'ViLDDistillationLoss.forward'],
+    'models/vild_roi_head.py': ['ViLDRoIHead._distill_targets'],
+    'models/grounding_region_word_aligner.py': ['RegionWordAligner._prior_bias',
+                                                'RegionWordAligner.forward',
+                                                'RegionWordAligner.class_scores'],
+    'models/grounding_positive_map.py': ['class_scores_from_token_scores'],
+    'models/grounding_bbox_head.py': ['GroundingBBoxHead._with_background',
+                                      'GroundingBBoxHead.loss'],
+    'datasets/transforms/load_clip_regions.py': ['LoadCLIPRegions.__init__',
+                                                 'LoadCLIPRegions.transform'],
+    'regions/crops.py': ['square_crop_boxes', 'crop_and_normalize'],
+    'regions/clip_region_embedder.py': ['CLIPRegionEmbedder.forward'],
+}
+
+_BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+                ast.Pow: ast.Mult, ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr,
+                ast.BitOr: ast.BitAnd}
+_CMP_SWAPS = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt,
+              ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In}
+#: Calls whose positional arguments are shapes.
+_SHAPE_CALLS = {'view', 'reshape', 'new_zeros', 'zeros', 'repeat', 'expand'}
+#: Calls whose result is replaced by their input (receiver or first argument).
+_SKIPPABLE_CALLS = {'normalize', 'sigmoid', 'softmax', 'clamp', 'abs', 'log', 'amax', 't'}
+
+
+def _functions(tree):
+    """``{qualname: FunctionDef}`` of module-level functions and class methods."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            found[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    found[f'{node.name}.{item.name}'] = item
+    return found
+
+
+def _node_mutations(node):
+    """``(description, apply)`` pairs for one AST node; ``apply`` edits the node in place."""
+    out = []
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAPS:
+        new = _BINOP_SWAPS[type(node.op)]
+        out.append((f'{type(node.op).__name__}->{new.__name__}',
+                    lambda n, new=new: setattr(n, 'op', new())))
+    elif isinstance(node, ast.BoolOp):
+        new = ast.Or if isinstance(node.op, ast.And) else ast.And
+        out.append((f'{type(node.op).__name__}->{new.__name__}',
+                    lambda n, new=new: setattr(n, 'op', new())))
+    elif isinstance(node, ast.Compare):
+        for i, op in enumerate(node.ops):
+            if type(op) in _CMP_SWAPS:
+                new = _CMP_SWAPS[type(op)]
+                out.append((f'{type(op).__name__}->{new.__name__}',
+                            lambda n, i=i, new=new: n.ops.__setitem__(i, new())))
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        value = node.value
+        new_value = value + 1 if isinstance(value, int) else (value * 2 if value else 1.0)
+        out.append((f'{value!r}->{new_value!r}',
+                    lambda n, v=new_value: setattr(n, 'value', v)))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
+        out.append((f'drop-{type(node.op).__name__}', 'unwrap-operand'))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in _SKIPPABLE_CALLS:
+        out.append((f'skip-{node.func.attr}', 'unwrap-call'))
+    return out
+
+
+def _shape_constants(nodes):
+    """Constants not worth a mutant: shape arguments (``view(1, 3, 1, 1)``: any change is a
+    shape error, killed by every test) and numerical guards below 1e-3 (``clamp(min=1e-12)``:
+    doubling them changes no tested value)."""
+    skipped = set()
+    for node in nodes:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in _SHAPE_CALLS:
+            skipped.update(n for arg in node.args for n in ast.walk(arg))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, float) and \
+                0 < node.value < 1e-3:
+            skipped.add(node)
+    return skipped
+
+
+class _Replace(ast.NodeTransformer):
+    """Replaces the node at one (lineno, col_offset, type) with its operand / input."""
+
+    def __init__(self, where, how):
+        self.where, self.how = where, how
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        key = (getattr(node, 'lineno', None), getattr(node, 'col_offset', None),
+               type(node).__name__)
+        if key != self.where:
+            return node
+        if self.how == 'unwrap-operand':
+            return node.operand
+        # x.sigmoid() / x.clamp(min=0) -> x; F.normalize(x, dim=-1) -> x
+        receiver = node.func.value
+        if isinstance(receiver, ast.Name) and receiver.id in ('F', 'torch', 'np'):
+            return node.args[0]
+        return receiver
+
+
+def systematic_mutants():
+    """Every generated mutant: ``(id, module, mutated source)``."""
+    mutants, seen = [], set()
+    for module, names in TARGETS.items():
+        source = (PACKAGE / module).read_text()
+        tree = ast.parse(source)
+        functions = _functions(tree)
+        for name in names:
+            if name not in functions:
+                raise SystemExit(f'mutation_check: {module} has no function {name}')
+            # Docstrings are constants too; skip the first statement when it is one.
+            body = functions[name].body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]
+            nodes = [n for stmt in body for n in ast.walk(stmt)]
+            nodes += [n for n in ast.walk(functions[name].args)]  # defaults
+            skipped = _shape_constants(nodes)
+            for node in nodes:
+                if node in skipped:
+                    continue
+                for what, apply in _node_mutations(node):
+                    mutated = copy.deepcopy(tree)
+                    where = (node.lineno, node.col_offset, type(node).__name__)
+                    if callable(apply):
+                        for twin in ast.walk(mutated):
+                            if (getattr(twin, 'lineno', None), getattr(twin, 'col_offset', None),
+                                    type(twin).__name__) == where and \
+                                    ast.dump(twin) == ast.dump(node):
+                                apply(twin)
+                                break
+                    else:
+                        mutated = _Replace(where, apply).visit(mutated)
+                    ident = f'{module}:{name}:L{node.lineno}:c{node.col_offset}:{what}'
+                    while ident in seen:  # nested nodes at the same place: a & b & c
+                        ident += "'"
+                    seen.add(ident)
+                    mutants.append((ident, module, ast.unparse(ast.fix_missing_locations(
+                        mutated))))
+    return mutants
+
+
+def table_mutants():
+    """The table's mutants: ``(id, module, mutated source)``."""
+    mutants = []
+    for ident, module, old, new in TABLE:
+        source = (PACKAGE / module).read_text()
+        if source.count(old) != 1:
+            raise SystemExit(f'mutation_check: {ident}: the text to replace occurs '
+                             f'{source.count(old)} times in {module}, not once')
+        mutants.append((ident, module, source.replace(old, new)))
+    return mutants
+
+
+def run_tests(copy_root, module, timeout):
+    """Runs the test set of ``module`` against the copy; returns (passed, seconds)."""
+    files, expr = TEST_SETS[module]
+    files = [f for f in files if (REPO / f).is_file()]
+    cmd = [sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:randomly', *files]
+    if expr:
+        cmd += ['-k', expr]
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore',
+               PYTHONPATH=os.pathsep.join([str(copy_root), str(REPO / 'tests')]))
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        passed = proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        passed = False  # a mutant that hangs the tests is caught by them (pytest's timeout)
+    return passed, time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--set', choices=('table', 'systematic', 'all'), default='all')
+    parser.add_argument('--filter', help='only mutants whose id contains this')
+    parser.add_argument('--list', action='store_true', help='list the mutants and stop')
+    parser.add_argument('--no-baseline', action='store_true',
+                        help='skip the run of each test set on the unmutated package')
+    parser.add_argument('--timeout', type=float, default=900, help='seconds per test run')
+    args = parser.parse_args(argv)
+    mutants = (table_mutants() if args.set in ('table', 'all') else []) + \
+        (systematic_mutants() if args.set in ('systematic', 'all') else [])
+    if args.filter:
+        mutants = [m for m in mutants if args.filter in m[0]]
+    if args.list:
+        for ident, _, _ in mutants:
+            print(ident)
+        print(json.dumps(dict(mutants=len(mutants))))
+        return 0
+    work = Path(tempfile.mkdtemp(prefix='ovdkit-mutants-'))
+    try:
+        shutil.copytree(PACKAGE, work / 'ovdkit',
+                        ignore=shutil.ignore_patterns('__pycache__'))
+        if not args.no_baseline:
+            for module in sorted({m[1] for m in mutants}):
+                passed, seconds = run_tests(work, module, args.timeout)
+                print(f'BASELINE {"ok" if passed else "FAILED"} {module} ({seconds:.0f} s)',
+                      flush=True)
+                if not passed:
+                    print(f'mutation_check: the tests of {module} fail without a mutant',
+                          file=sys.stderr)
+                    return 1
+        counts = dict(killed=0, survived=0, invalid=0)
+        survivors, table_survivors = [], []
+        for ident, module, source in mutants:
+            target = work / 'ovdkit' / module
+            original = target.read_text()
+            try:
+                compile(source, str(target), 'exec')
+            except SyntaxError:
+                counts['invalid'] += 1
+                print(f'INVALID  {ident}', flush=True)
+                continue
+            target.write_text(source)
+            try:
+                passed, seconds = run_tests(work, module, args.timeout)
+            finally:
+                target.write_text(original)
+            state = 'SURVIVED' if passed else 'KILLED'
+            counts['survived' if passed else 'killed'] += 1
+            if passed:
+                survivors.append(ident)
+                if ident.startswith('T'):
+                    table_survivors.append(ident)
+            print(f'{state:8} {ident} ({seconds:.0f} s)', flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    total = counts['killed'] + counts['survived']
+    print(json.dumps(dict(mutants=total, **counts,
+                          table_mutants=sum(m[0].startswith('T') for m in mutants),
+                          table_survived=len(table_survivors),
+                          score=round(counts['killed'] / total, 3) if total else None,
+                          survivors=' '.join(survivors))))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
