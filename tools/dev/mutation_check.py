@@ -30,7 +30,6 @@ import copy
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -270,23 +269,58 @@ def table_mutants():
     return mutants
 
 
-def run_tests(copy_root, module, timeout):
-    """Runs the test set of ``module`` against the copy; returns (passed, seconds)."""
+def _test_args(module):
     files, expr = TEST_SETS[module]
-    files = [f for f in files if (REPO / f).is_file()]
-    cmd = [sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:randomly', *files]
-    if expr:
-        cmd += ['-k', expr]
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore',
-               PYTHONPATH=os.pathsep.join([str(copy_root), str(REPO / 'tests')]))
+    args = ['-x', '-q', *[f for f in files if (REPO / f).is_file()]]
+    return args + ['-k', expr] if expr else args
+
+
+def preload():
+    """Imports the heavy dependencies once; every mutant's test run forks from here."""
+    import mmdet.datasets  # noqa: F401
+    import mmdet.evaluation  # noqa: F401
+    import mmdet.models  # noqa: F401
+    import open_clip  # noqa: F401
+    import pytest  # noqa: F401
+    import torchvision  # noqa: F401
+
+
+def run_tests(copy_root, module, timeout):
+    """Runs the test set of ``module`` against the copy in a forked child (the heavy imports
+    are already done; ovdkit and the tests are imported fresh in the child, from the copy).
+    Tools the tests start as subprocesses see the copy through ``PYTHONPATH``.
+
+    Returns:
+        (passed, seconds)
+    """
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
-        passed = proc.returncode == 0
-    except subprocess.TimeoutExpired:
-        passed = False  # a mutant that hangs the tests is caught by them (pytest's timeout)
-    return passed, time.perf_counter() - start
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 3
+        try:
+            os.chdir(REPO)
+            os.environ.update(OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore', PYTHONPATH=(
+                os.pathsep.join([str(copy_root), str(REPO / 'tests')])))
+            sys.path[:0] = [str(copy_root), str(REPO / 'tests')]
+            import ovdkit
+            assert ovdkit.__file__.startswith(str(copy_root)), ovdkit.__file__
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            import pytest
+            code = int(pytest.main(_test_args(module)))
+        finally:
+            os._exit(code)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0, time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            # a mutant that hangs the tests is caught by them: count it killed
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return False, time.perf_counter() - start
+        time.sleep(0.1)
 
 
 def main(argv=None) -> int:
@@ -307,6 +341,7 @@ def main(argv=None) -> int:
             print(ident)
         print(json.dumps(dict(mutants=len(mutants))))
         return 0
+    preload()
     work = Path(tempfile.mkdtemp(prefix='ovdkit-mutants-'))
     try:
         shutil.copytree(PACKAGE, work / 'ovdkit',
