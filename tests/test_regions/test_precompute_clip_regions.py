@@ -182,3 +182,35 @@ def test_stored_embedding_is_recomputed_from_square_crops_with_open_clip(inputs)
     assert len(boxes) > 5
     np.testing.assert_allclose(stored.astype(np.float32), expected, atol=tolerance)
     assert np.abs(one_x.numpy() - expected).max() > 3 * tolerance  # a 1x-only store fails
+
+
+@pytest.mark.parametrize('field', ['proposal_checkpoint_sha256', 'crop_scales', 'batch_size',
+                                   'image_keys'])
+def test_refuses_other_proposals_crops_batches_or_images(inputs, tmp_path, field):
+    """The other recorded settings, checked in-process (refused before any detector runs)."""
+    from ovdkit.regions import RegionStoreError, precompute_clip_regions
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    before = _digest(full)
+    checkpoint = inputs / 'detector.pth'
+    options = dict(num_regions=20, crop_scales=(1.0, 1.5), batch_size=2, workers=0,
+                   shard_size=2, progress=False,
+                   cfg_options={'train_dataloader.dataset.data_root': f'{inputs / "data"}/'})
+    if field == 'proposal_checkpoint_sha256':  # same weights, another file: other bytes
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        state['meta'] = dict(note='resaved')
+        checkpoint = tmp_path / 'other.pth'
+        torch.save(state, checkpoint)
+    elif field == 'crop_scales':
+        options['crop_scales'] = (1.0, 2.0)
+    elif field == 'batch_size':
+        options['batch_size'] = 4
+    else:  # the validation images instead of the training ones
+        options['cfg_options']['train_dataloader.dataset.ann_file'] = \
+            'annotations/instances_val.json'
+    with pytest.raises(RegionStoreError, match=f"refusing to add to the region store {full}: "
+                                               f"it was made with another '{field}'"):
+        precompute_clip_regions(SMOKE, str(checkpoint), 'OVD-TestCLIP-RN',
+                                str(inputs / 'clip0.pt'), str(full), **options)
+    assert _digest(full) == before
