@@ -30,6 +30,7 @@ import copy
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -348,6 +349,8 @@ def main(argv=None) -> int:
         print(json.dumps(dict(mutants=len(mutants))))
         return 0
     preload()
+    # a plain `kill` still removes the temporary copy (the finally clause below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix='ovdkit-mutants-'))
     try:
         shutil.copytree(PACKAGE, work / 'ovdkit',
