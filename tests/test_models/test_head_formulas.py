@@ -10,10 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import register_all_modules
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import MessageHub
+from mmengine.structures import InstanceData
 
 import ovdkit  # noqa: F401
 from ovdkit.text.token_feature_cache import vocabulary_token_features
@@ -146,8 +148,6 @@ def test_distillation_of_roi_head_is_summed_l1_of_unit_embeddings(vocab_files, c
     gen = torch.Generator().manual_seed(5)
     feats = tuple(torch.randn(2, 64, 32 // 2 ** i, 32 // 2 ** i, generator=gen)
                   for i in range(5))
-    from mmdet.structures import DetDataSample
-    from mmengine.structures import InstanceData
     samples, boxes, targets = [], [], []
     for k in (3, 2):
         xy = torch.rand(k, 2, generator=gen) * 60
