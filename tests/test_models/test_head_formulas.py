@@ -183,14 +183,22 @@ def test_distillation_loss_weight_average_and_warmup():
         hub.update_info('iter', iteration)
         assert warm(a, b).item() == pytest.approx(0.3 * ramp * l1 / 5, rel=1e-5)
     hub.update_info('iter', 0)
+    MessageHub.get_instance('test_head_formulas_no_iter')  # outside a run: iteration 0
+    assert warm(a, b).item() == pytest.approx(0.3 / 8 * l1 / 5, rel=1e-5)
+    MessageHub.get_instance(hub.instance_name)  # the latest accessed is current again
+    with pytest.raises(ValueError, match=r'region embeddings \(5, 8\) and CLIP embeddings'):
+        loss(a, b[:, :4])
+    empty = loss(torch.zeros(0, 8, requires_grad=True), torch.zeros(0, 8))
+    assert empty.item() == 0 and empty.requires_grad
 
 
 def test_grounding_logits_and_class_scores(tmp_path):
+    names = MIXED[:2] + ['cat'] + MIXED[2:] + ['hot air balloon']  # 1 and 3 name tokens
     temperature = 0.05
     vocabulary = dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
                       cache_dir=str(tmp_path))
     cfg = _head_cfg(GROUNDING, embed_dim=32, temperature=temperature, vocabulary=vocabulary,
-                    test_vocabulary=dict(classes=MIXED))
+                    test_vocabulary=dict(classes=names))
     torch.manual_seed(0)
     head = _build(cfg)
     with torch.no_grad():  # a trained-looking bias: token-dependent and not the prior
@@ -214,9 +222,10 @@ def test_grounding_logits_and_class_scores(tmp_path):
     head.eval()
     with torch.no_grad():
         scores, _ = head(rois)
-        blocks = per_class_logits(MIXED)
+        blocks = per_class_logits(names)
+    assert sorted({b.shape[1] for b in blocks}) == [1, 2, 3]
     expected = torch.stack([b.sigmoid().mean(dim=1) for b in blocks], dim=1)
-    assert scores.shape == (5, len(MIXED) + 1)
+    assert scores.shape == (5, len(names) + 1)
     torch.testing.assert_close(scores[:, :-1], expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(scores[:, -1], 1 - expected.max(dim=1).values,
                                rtol=1e-5, atol=1e-6)
@@ -226,3 +235,35 @@ def test_grounding_logits_and_class_scores(tmp_path):
         logits, _ = head(rois)
         blocks = per_class_logits(BASE)
     torch.testing.assert_close(logits, torch.cat(blocks, dim=1), rtol=1e-5, atol=1e-4)
+
+
+def test_classifiers_refuse_what_does_not_fit():
+    from ovdkit.models import TextEmbeddingClassifier
+    from ovdkit.models.grounding_region_word_aligner import RegionWordAligner
+    classifier = TextEmbeddingClassifier(16, 4, embed_dim=8)
+    with pytest.raises(RuntimeError, match='no class embeddings yet'):
+        classifier(torch.randn(2, 16))
+    for bad in (torch.zeros(3, 5), torch.zeros(8), torch.zeros(2, 3, 8)):
+        with pytest.raises(ValueError, match='do not fit a classifier of dimension 8'):
+            classifier.set_class_embeddings(bad)
+    classifier.set_class_embeddings(torch.randn(6, 8))
+    assert classifier.out_features == 7 and classifier(torch.randn(2, 16)).shape == (2, 7)
+    aligner = RegionWordAligner(16, 4, embed_dim=8)
+    with pytest.raises(RuntimeError, match='no token features yet'):
+        aligner(torch.randn(2, 16))
+
+
+def test_grounding_loss_is_normalised_by_the_foreground_regions(tmp_path):
+    """One foreground region: the summed focal loss divided by 1 (0 foreground: by 1 too)."""
+    from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
+    cfg = _head_cfg(GROUNDING, embed_dim=32, vocabulary=dict(
+        classes=BASE, model='OVD-TestCLIP-RN', pretrained=None, cache_dir=str(tmp_path)))
+    head = _build(cfg)
+    head.train()
+    logits, _ = head(torch.randn(3, 64, 7, 7, generator=torch.Generator().manual_seed(9)))
+    for labels, targets_of_first in (([1, 3, 3], [0, 0, 1, 1, 0, 0]), ([3, 3, 3], [0] * 6)):
+        losses = head.loss(logits, None, None, torch.tensor(labels), torch.ones(3), None, None)
+        targets = torch.zeros(3, 6)
+        targets[0] = torch.tensor(targets_of_first, dtype=torch.float32)
+        expected = py_sigmoid_focal_loss(logits, targets, gamma=2.0, alpha=0.25, reduction='sum')
+        torch.testing.assert_close(losses['loss_cls'], expected)

@@ -64,3 +64,22 @@ def test_growth_past_a_suppressed_top_k():
 def _as_float32(value):
     """float32 scores as the NMS returns them."""
     return torch.tensor(value, dtype=torch.float32).item()
+
+
+def test_edges_threshold_one_pair_and_max_num():
+    """A pair exactly at the threshold is dropped (mmdet keeps ``> score_thr``); a single
+    candidate pair keeps its box; ``max_num`` of 0 or the default keeps every survivor, 1 the
+    best one."""
+    boxes = torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], [100, 0, 120, 20]])
+    # two classes and background (last column, never detected)
+    scores = torch.tensor([[0.5, 0.25, 0.25], [0.25, 0.375, 0.375], [0.125, 0.125, 0.75]])
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.25, NMS, max_num=6)
+    assert labels.tolist() == [0, 1] and dets[:, 4].tolist() == [0.5, 0.375]
+    torch.testing.assert_close(dets[:, :4], boxes[:2])
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.45, NMS, max_num=6)
+    assert labels.tolist() == [0] and dets.tolist() == [[0.0, 0, 10, 10, 0.5]]
+    for kwargs in (dict(max_num=0), dict()):
+        dets, labels = shared_box_multiclass_nms(boxes, scores, 0.1, NMS, **kwargs)
+        assert sorted(dets[:, 4].tolist()) == [0.125, 0.125, 0.25, 0.25, 0.375, 0.5]
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.1, NMS, max_num=1)
+    assert dets.tolist() == [[0.0, 0, 10, 10, 0.5]] and labels.tolist() == [0]

@@ -2,7 +2,8 @@
 """Mutation check: breaks the core math one place at a time and runs the tests that should notice.
 
     PYTHONPATH=$PWD/projects OMP_NUM_THREADS=1 .venv/bin/python tools/dev/mutation_check.py \
-        [--set table|systematic|all] [--filter SUBSTR] [--list] [--no-baseline] [--timeout 900]
+        [--set table|systematic|all] [--filter SUBSTR | --only ID...] [--list] [--no-baseline]
+        [--timeout 900]
 
 Not run in CI (it takes about half an hour on 2 cores). The package ``projects/ovdkit`` is
 copied to a temporary folder; each mutant edits one file of that copy, and the tests of the
@@ -334,6 +335,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--set', choices=('table', 'systematic', 'all'), default='all')
     parser.add_argument('--filter', help='only mutants whose id contains this')
+    parser.add_argument('--only', nargs='+', metavar='ID', help='only these mutant ids')
     parser.add_argument('--list', action='store_true', help='list the mutants and stop')
     parser.add_argument('--no-baseline', action='store_true',
                         help='skip the run of each test set on the unmutated package')
@@ -343,6 +345,11 @@ def main(argv=None) -> int:
         (systematic_mutants() if args.set in ('systematic', 'all') else [])
     if args.filter:
         mutants = [m for m in mutants if args.filter in m[0]]
+    if args.only:
+        unknown = set(args.only) - {m[0] for m in mutants}
+        if unknown:
+            raise SystemExit(f'mutation_check: no mutants {sorted(unknown)}')
+        mutants = [m for m in mutants if m[0] in args.only]
     if args.list:
         for ident, _, _ in mutants:
             print(ident)
