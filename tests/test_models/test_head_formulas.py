@@ -18,8 +18,9 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
 import ovdkit  # noqa: F401
+from ovdkit.text import make_meta, save_text_embeddings
 from ovdkit.text.token_feature_cache import vocabulary_token_features
-from test_vild_text_bbox_head import BASE, DIM, _embedding_file
+from test_vild_text_bbox_head import BASE, DIM
 
 # novel names first and between base names
 MIXED = ['yellow heart', 'red star', 'purple cross', 'blue circle', 'green square']
@@ -64,12 +65,18 @@ def _vild_text_logits(head, rois, text, temperature):
     return region @ classes.t() / temperature
 
 
+def _embedding_file(tmp_path, names, seed):
+    """An embedding file of rows with norms 0.5, 1, 1.5...: the heads must normalise them."""
+    gen = torch.Generator().manual_seed(seed)
+    emb = _unit(torch.randn(len(names), DIM, generator=gen)) * \
+        (0.5 + 0.5 * torch.arange(len(names)))[:, None]
+    meta = make_meta('OVD-TinyCLIP-RN', 'x.pt', 'sha256:0', 'single', ['{}'], names, DIM)
+    return str(save_text_embeddings(tmp_path / f'vocab{len(names)}_{seed}.pt', emb, meta)), emb
+
+
 @pytest.fixture()
 def vocab_files(tmp_path):
-    base_path, base_emb = _embedding_file(tmp_path, BASE, 0)
-    mixed_path, mixed_emb = _embedding_file(tmp_path, MIXED, 1)
-    # stored unnormalised: the head must normalise them itself
-    return dict(base=(base_path, base_emb), mixed=(mixed_path, mixed_emb))
+    return dict(base=_embedding_file(tmp_path, BASE, 0), mixed=_embedding_file(tmp_path, MIXED, 1))
 
 
 def test_vild_text_logits_and_base_only_cross_entropy(vocab_files):
