@@ -22,8 +22,9 @@ Two sets of mutants:
   ``x -> 2x``), unary minus dropped, and normalising / activation calls skipped
   (``F.normalize(x)`` -> ``x``, ``x.sigmoid()`` -> ``x``...).
 
-Prints one line per mutant (``KILLED`` / ``SURVIVED`` / ``INVALID`` for a mutant that does not
-parse), then a flat JSON object: counts, and the survivors' ids separated by spaces.
+Prints one line per mutant (``KILLED by <the first failing test>`` / ``SURVIVED`` / ``INVALID``
+for a mutant that does not parse), then a flat JSON object: counts, and the survivors' ids
+separated by spaces.
 """
 import argparse
 import ast
@@ -302,6 +303,7 @@ def run_tests(copy_root, module, timeout):
         (passed, seconds)
     """
     start = time.perf_counter()
+    (Path(copy_root) / 'killed_by').unlink(missing_ok=True)
     pid = os.fork()
     if pid == 0:  # child
         code = 3
@@ -316,7 +318,16 @@ def run_tests(copy_root, module, timeout):
             os.dup2(null, 1)
             os.dup2(null, 2)
             import pytest
-            code = int(pytest.main(_test_args(module)))
+
+            class FirstFailure:
+                """Writes the id of the test that kills the mutant where the parent reads it."""
+
+                @staticmethod
+                def pytest_runtest_logreport(report):
+                    if report.failed:
+                        Path(f'{copy_root}/killed_by').write_text(report.nodeid)
+
+            code = int(pytest.main(_test_args(module), plugins=[FirstFailure()]))
         finally:
             os._exit(code)
     while True:
@@ -393,7 +404,9 @@ def main(argv=None) -> int:
                 survivors.append(ident)
                 if ident.startswith('T'):
                     table_survivors.append(ident)
-            print(f'{state:8} {ident} ({seconds:.0f} s)', flush=True)
+            record = work / 'killed_by'
+            by = f' by {record.read_text()}' if not passed and record.is_file() else ''
+            print(f'{state:8} {ident} ({seconds:.0f} s){by}', flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     total = counts['killed'] + counts['survived']
