@@ -307,6 +307,7 @@ def run_tests(copy_root, module, timeout):
     pid = os.fork()
     if pid == 0:  # child
         code = 3
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's clean-up
         try:
             os.chdir(REPO)
             os.environ.update(OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore', PYTHONPATH=(
