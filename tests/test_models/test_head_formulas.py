@@ -274,3 +274,33 @@ def test_grounding_loss_is_normalised_by_the_foreground_regions(tmp_path):
         targets[0] = torch.tensor(targets_of_first, dtype=torch.float32)
         expected = py_sigmoid_focal_loss(logits, targets, gamma=2.0, alpha=0.25, reduction='sum')
         torch.testing.assert_close(losses['loss_cls'], expected)
+
+
+def test_vild_ensemble_renormalises_when_the_class_probabilities_sum_above_1(vocab_files):
+    """Text 0.8 / 0.2 and image 0.2 / 0.8 on a base and a novel class: the weighted geometric
+    means are 0.8^(2/3) 0.2^(1/3) = 0.504 each, 1.008 in all, so there is no background mass
+    left; the scores are then the two means renormalised, not NaN."""
+    (base_path, _), (mixed_path, _) = vocab_files['base'], vocab_files['mixed']
+    cfg = _head_cfg(ENSEMBLE, vocabulary=dict(classes=BASE, path=base_path),
+                    test_vocabulary=dict(classes=MIXED, path=mixed_path))
+    head = _build(cfg)
+    head.eval()
+    temperature = cfg.temperature
+    gap = float(torch.log(torch.tensor(4.0))) * temperature  # softmax 0.8 / 0.2 at T
+    z = (1 - 0.5 ** 2 - (0.5 - gap) ** 2) ** 0.5
+    text_dir = torch.zeros(DIM)
+    text_dir[:3] = torch.tensor([0.5, 0.5 - gap, z])
+    image_dir = torch.zeros(DIM)
+    image_dir[:3] = text_dir[[1, 0, 2]]  # the same gap, the other way round
+    with torch.no_grad():  # every region embeds to text_dir / image_dir, whatever its features
+        for proj, direction in ((head.fc_cls.projection, text_dir),
+                                (head.image_projection, image_dir)):
+            proj.weight.zero_()
+            proj.bias.copy_(direction)
+        head.fc_cls.background_embedding.copy_(-text_dir)
+    head.set_test_vocabulary(['red star', 'yellow heart'], torch.eye(DIM)[:2])
+    with torch.no_grad():
+        scores = head(torch.randn(2, 64, 7, 7))[0].softmax(-1)
+    mean = 0.8 ** (2 / 3) * 0.2 ** (1 / 3)
+    assert 2 * mean > 1.0
+    torch.testing.assert_close(scores, torch.tensor([[0.5, 0.5, 0.0]] * 2), atol=1e-4, rtol=0)
