@@ -119,6 +119,19 @@ EQUIVALENT = {
         'of a larger top-k are the same pairs (the function\'s own argument)',
     'models/open_vocabulary_head.py:shared_box_multiclass_nms:L13:c46:1->2':
         'the default max_num -2 instead of -1 is still <= 0: keep every survivor',
+    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L116:c15:skip-clamp':
+        'differs only where a text probability underflows below 1e-12: a score change '
+        'below 1e-8',
+    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L117:c12:skip-clamp':
+        'differs only where an image probability underflows below 1e-12: a score change '
+        'below 1e-8',
+    'models/vild_distillation_loss.py:ViLDDistillationLoss.current_weight:L31:c32:0->1':
+        'warmup_iters = 1 then skips the ramp, whose factor min(1, (iter + 1) / 1) is 1',
+    'models/vild_distillation_loss.py:ViLDDistillationLoss.forward:L52:c45:0->1':
+        'the sum of an empty tensor is 0, so sum() * 1 is the same attached zero',
+    'models/vild_roi_head.py:ViLDRoIHead._distill_targets:L48:c56:Gt->GtE':
+        'with exactly num_distill_regions regions all are kept, in another order: boxes and '
+        'targets move together and the loss is a mean',
 }
 
 #: module -> the functions / methods (``Class.method``) whose operators are mutated.
