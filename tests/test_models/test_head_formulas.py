@@ -304,3 +304,23 @@ def test_vild_ensemble_renormalises_when_the_class_probabilities_sum_above_1(voc
     mean = 0.8 ** (2 / 3) * 0.2 ** (1 / 3)
     assert 2 * mean > 1.0
     torch.testing.assert_close(scores, torch.tensor([[0.5, 0.5, 0.0]] * 2), atol=1e-4, rtol=0)
+
+
+def test_grounding_loss_of_no_region_and_of_one_region_one_token(tmp_path):
+    """No region: no token loss (as mmdet's heads); one region scored against a one-token
+    vocabulary ("cat"): its focal loss."""
+    from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
+    cfg = _head_cfg(GROUNDING, embed_dim=32, vocabulary=dict(
+        classes=['cat'], model='OVD-TestCLIP-RN', pretrained=None, cache_dir=str(tmp_path)))
+    head = _build(cfg)
+    head.train()
+    none = head.loss(torch.zeros(0, 1), torch.zeros(0, 4), torch.zeros(0, 5),
+                     torch.zeros(0, dtype=torch.long), torch.zeros(0), torch.zeros(0, 4),
+                     torch.zeros(0, 4))
+    assert 'loss_cls' not in none and none['loss_bbox'].item() == 0
+    logits, _ = head(torch.randn(1, 64, 7, 7, generator=torch.Generator().manual_seed(10)))
+    assert logits.shape == (1, 1)
+    losses = head.loss(logits, None, None, torch.tensor([0]), torch.ones(1), None, None)
+    expected = py_sigmoid_focal_loss(logits, torch.ones(1, 1), gamma=2.0, alpha=0.25,
+                                     reduction='sum')
+    torch.testing.assert_close(losses['loss_cls'], expected)
