@@ -132,6 +132,8 @@ EQUIVALENT = {
     'models/vild_roi_head.py:ViLDRoIHead._distill_targets:L48:c56:Gt->GtE':
         'with exactly num_distill_regions regions all are kept, in another order: boxes and '
         'targets move together and the loss is a mean',
+    'regions/crops.py:square_crop_boxes:L8:c58:1.0->2.0':
+        'a default never used: the embedder passes every crop scale explicitly',
 }
 
 #: module -> the functions / methods (``Class.method``) whose operators are mutated.
