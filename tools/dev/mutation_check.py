@@ -65,10 +65,12 @@ TEST_SETS = {
         'shared_box or nothing_above or growth'),
     'datasets/transforms/load_clip_regions.py': (
         ['tests/test_datasets/test_load_clip_regions.py'], None),
-    'regions/crops.py': (['tests/test_regions/test_precompute_clip_regions.py'],
-                         'store_contents or recomputed'),
-    'regions/clip_region_embedder.py': (['tests/test_regions/test_precompute_clip_regions.py'],
-                                        'store_contents or recomputed'),
+    'regions/crops.py': (['tests/test_regions/test_clip_region_embedder.py',
+                          'tests/test_regions/test_precompute_clip_regions.py'],
+                         'combines or store_contents or recomputed'),
+    'regions/clip_region_embedder.py': (['tests/test_regions/test_clip_region_embedder.py',
+                                         'tests/test_regions/test_precompute_clip_regions.py'],
+                                        'combines or store_contents or recomputed'),
     'evaluation/ov_coco_all_metric.py': (
         ['tests/test_evaluation/test_ov_coco_all_metric.py',
          'tests/test_tools/test_train_test_tools.py'],
