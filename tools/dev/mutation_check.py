@@ -5,11 +5,12 @@
         [--set table|systematic|all] [--filter SUBSTR | --only ID...] [--list] [--no-baseline]
         [--timeout 900]
 
-Not run in CI: with the tests of this commit about 30 minutes on 2 busy cores (a surviving mutant
-costs its whole test set, a killed one a few seconds). The package ``projects/ovdkit`` is
-copied to a temporary folder; each mutant edits one file of that copy, and the tests of the
-mutated module (``TEST_SETS`` in ``tools/dev/mutants.py``) run with the copy first on ``PYTHONPATH`` (the tools the tests
-start as subprocesses inherit it), stopping at the first failure. A mutant whose tests fail is
+Not run in CI: with the tests of this commit about 30 minutes on 2 busy cores (a surviving
+mutant costs its whole test set, a killed one a few seconds). The package ``projects/ovdkit``
+is copied to a temporary folder; each mutant edits one file of that copy, and the tests of the
+mutated module (``TEST_SETS`` in ``tools/dev/mutants.py``, which defines every mutant) run with
+the copy first on ``PYTHONPATH`` (the tools the tests start as subprocesses inherit it),
+stopping at the first failure. A mutant whose tests fail is
 *killed*; one whose tests pass *survived*: a missing test, or an equivalent mutant (argue it in
 one line). Before the mutants, each test set runs once on the unmutated copy: a set that fails
 there would make every mutant look killed, so the run stops.
