@@ -1,66 +1,91 @@
-"""OVCocoAllMetric on a split given by names: exact novel / base / all AP50 on a fixture."""
+"""OVCocoAllMetric on synthetic predictions whose AP50 per class is known by construction.
+
+Every detection is either an exact copy of a ground-truth box of its class (a true positive)
+or a box where its class has no ground truth (a false positive), so matching is trivial and
+each class's AP50 follows from the ranked TP / FP sequence alone: COCO's 101-point
+interpolated precision, computed here in numpy.
+"""
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from ovdkit.datasets import OVCustomDataset
 from ovdkit.evaluation import OVCocoAllMetric
-from ovdkit.testing import make_coco_fixture
 
-CLASSES = ('red square', 'green disk', 'blue triangle')
-
-
-@pytest.fixture(scope='module')
-def val_file(tmp_path_factory):
-    return make_coco_fixture(str(tmp_path_factory.mktemp('coco')), num_train=1,
-                             num_val=6)['val']
+CLASSES = ('cat', 'dog', 'cow', 'bus')
+NOVEL, BASE = ('cat',), ('dog', 'cow', 'bus')
+# class -> (number of ground-truth boxes, ranked detections: T = true, F = false positive)
+RANKINGS = {'cat': (4, 'FTTFT'), 'dog': (4, 'TTFTT'), 'cow': (5, 'TFTTFT'),
+            'bus': (4, 'TTFFT')}
+NUM_IMAGES, SIZE = 6, 200
 
 
-def _evaluate(ann_file, found, **split):
-    """AP metrics when the boxes of the classes in ``found`` are predicted exactly."""
-    data = json.loads(open(ann_file).read())
-    metric = OVCocoAllMetric(ann_file=ann_file, **split)
-    metric.dataset_meta = dict(classes=CLASSES, base_classes=CLASSES[:2],
-                               novel_classes=CLASSES[2:])
-    name_of = {c['id']: c['name'] for c in data['categories']}
-    for image in data['images']:
-        anns = [a for a in data['annotations'] if a['image_id'] == image['id']
-                and name_of[a['category_id']] in found]
-        boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in
-                              (a['bbox'] for a in anns)], dtype=torch.float32).view(-1, 4)
-        metric.process({}, [dict(img_id=image['id'], ori_shape=(96, 96), pred_instances=dict(
-            bboxes=boxes, scores=torch.ones(len(anns)),
-            labels=torch.tensor([CLASSES.index(name_of[a['category_id']]) for a in anns],
-                                dtype=torch.long)))])
-    return metric.evaluate(len(data['images']))
+def coco_ap(num_gt, ranking):
+    """COCO's AP: precision made monotone, read at recalls 0, 0.01, ..., 1 (101 points)."""
+    tp = np.cumsum([c == 'T' for c in ranking])
+    fp = np.cumsum([c == 'F' for c in ranking])
+    recall, precision = tp / num_gt, tp / (tp + fp)
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    points = []
+    for r in np.linspace(0, 1, 101):
+        idx = np.searchsorted(recall, r, side='left')
+        points.append(precision[idx] if idx < len(recall) else 0.0)
+    return float(np.mean(points))
 
 
-def test_split_from_the_dataset_meta_and_by_names(val_file):
-    # perfect on 'red square' and 'green disk', nothing on 'blue triangle'
-    found = CLASSES[:2]
-    meta_split = _evaluate(val_file, found)
-    assert meta_split['coco/base_ap50'] == 1.0 and meta_split['coco/novel_ap50'] == 0.0
-    assert meta_split['coco/all_ap50'] == pytest.approx(2 / 3, abs=1e-3)
-    named = _evaluate(val_file, found, novel_classes='green disk,blue triangle')
-    assert named['coco/base_ap50'] == 1.0 and named['coco/novel_ap50'] == 0.5
-    assert named['coco/all_ap50'] == meta_split['coco/all_ap50']
+def _gt_box(c, k):
+    """The k-th ground-truth box of class c: its own cell of a grid, never at (150, 150)."""
+    return [10 + 30 * c, 10 + 30 * (k // NUM_IMAGES), 30 + 30 * c, 30 + 30 * (k // NUM_IMAGES)]
 
 
-def test_unknown_split_name_is_named(val_file):
-    with pytest.raises(ValueError, match=r"novel_classes \['zebra'\] are not classes"):
-        _evaluate(val_file, CLASSES, novel_classes='zebra')
+@pytest.fixture()
+def synthetic(tmp_path):
+    images = [dict(id=i + 1, file_name=f'{i}.png', width=SIZE, height=SIZE)
+              for i in range(NUM_IMAGES)]
+    annotations, predictions = [], {i + 1: [] for i in range(NUM_IMAGES)}
+    for c, name in enumerate(CLASSES):
+        num_gt, ranking = RANKINGS[name]
+        for k in range(num_gt):
+            x1, y1, x2, y2 = _gt_box(c, k)
+            annotations.append(dict(id=len(annotations) + 1, image_id=k % NUM_IMAGES + 1,
+                                    category_id=c + 1, bbox=[x1, y1, x2 - x1, y2 - y1],
+                                    area=(x2 - x1) * (y2 - y1), iscrowd=0))
+        matched = 0
+        for rank, kind in enumerate(ranking):
+            score = 0.95 - 0.1 * rank
+            if kind == 'T':  # the next ground-truth box, exactly
+                image, box = matched % NUM_IMAGES + 1, _gt_box(c, matched)
+                matched += 1
+            else:  # far from any box of this class
+                image, box = rank % NUM_IMAGES + 1, [150, 150, 190, 190]
+            predictions[image].append((box, score, c))
+    ann_file = tmp_path / 'gt.json'
+    ann_file.write_text(json.dumps(dict(
+        images=images, annotations=annotations,
+        categories=[dict(id=c + 1, name=n) for c, n in enumerate(CLASSES)])))
+    return str(ann_file), predictions
 
 
-def test_custom_dataset_reads_its_split_from_class_lists(tmp_path, val_file):
-    (tmp_path / 'all.txt').write_text('\n'.join(CLASSES) + '\n')
-    (tmp_path / 'novel.txt').write_text('green disk\n')
-    dataset = OVCustomDataset(ann_file=val_file, data_prefix=dict(img=''), pipeline=[],
-                              classes=str(tmp_path / 'all.txt'),
-                              novel_classes=str(tmp_path / 'novel.txt'), lazy_init=True)
-    assert dataset.metainfo['classes'] == CLASSES
-    assert dataset.metainfo['base_classes'] == ('red square', 'blue triangle')
-    assert dataset.metainfo['novel_classes'] == ('green disk',)
-    with pytest.raises(ValueError, match=r"novel_classes \['zebra'\] are not among"):
-        OVCustomDataset(ann_file=val_file, pipeline=[], classes=CLASSES, novel_classes='zebra',
-                        lazy_init=True)
+def test_novel_base_and_all_ap50(synthetic):
+    ann_file, predictions = synthetic
+    ap = {name: coco_ap(*RANKINGS[name]) for name in CLASSES}
+    novel = np.mean([ap[n] for n in NOVEL])
+    base = np.mean([ap[n] for n in BASE])
+    every = np.mean(list(ap.values()))
+    # distinct figures: any mix-up of groups, or "all" as the mean of the two groups, shows
+    assert 0.3 <= novel <= 0.9 and 0.3 <= base <= 0.9
+    assert min(abs(novel - base), abs(every - (novel + base) / 2), abs(every - novel),
+               abs(every - base)) > 0.03
+
+    metric = OVCocoAllMetric(ann_file=ann_file)
+    metric.dataset_meta = dict(classes=CLASSES, base_classes=BASE, novel_classes=NOVEL)
+    for image, dets in predictions.items():
+        boxes = torch.tensor([d[0] for d in dets], dtype=torch.float32).reshape(-1, 4)
+        metric.process({}, [dict(img_id=image, ori_shape=(SIZE, SIZE), pred_instances=dict(
+            bboxes=boxes, scores=torch.tensor([d[1] for d in dets]),
+            labels=torch.tensor([d[2] for d in dets], dtype=torch.long)))])
+    results = metric.evaluate(size=len(predictions))
+    assert results['coco/novel_ap50'] == pytest.approx(novel, abs=1e-6)
+    assert results['coco/base_ap50'] == pytest.approx(base, abs=1e-6)
+    assert results['coco/all_ap50'] == pytest.approx(every, abs=5e-4)  # rounded to 3 places

@@ -269,3 +269,81 @@ def test_slurm_launcher_gives_the_one_process_store(inputs, tmp_path):
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     assert figures['ranks'] == 2 and figures['shards_written'] == NUM_TRAIN // 2
     assert _digest(out) == _digest(full)
+
+
+def test_stored_embedding_is_recomputed_from_square_crops_with_open_clip(inputs):
+    """One stored region embedding = normalised mean of CLIP's normalised embeddings of the
+    1x and 1.5x square crops around the box (ViLD), recomputed with open_clip directly."""
+    import open_clip
+    from PIL import Image
+    from torchvision.ops import roi_align
+
+    from ovdkit.regions import CLIPRegionStore
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    info = json.loads((inputs / 'data' / 'annotations' / 'instances_train.json').read_text())
+    first = info['images'][3]
+    assert (first['width'], first['height']) == (96, 96)  # the smoke test scale: no resize
+    boxes, stored = CLIPRegionStore(full).get(first['id'])
+    image = np.array(Image.open(inputs / 'data' / 'images' / first['file_name']).convert('RGB'))
+    image = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    model = open_clip.create_model('OVD-TestCLIP-RN', pretrained=str(inputs / 'clip0.pt'))
+    model.eval()
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    size = cfg['size'] if isinstance(cfg['size'], int) else cfg['size'][0]
+    mean = torch.tensor(cfg['mean']).view(1, 3, 1, 1)
+    std = torch.tensor(cfg['std']).view(1, 3, 1, 1)
+
+    def crop_embeddings(scale):
+        box = torch.from_numpy(boxes)
+        centre = (box[:, :2] + box[:, 2:]) / 2
+        half = (box[:, 2:] - box[:, :2]).max(dim=1, keepdim=True).values * scale / 2
+        rois = torch.cat([torch.zeros(len(box), 1), centre - half, centre + half], dim=1)
+        crops = roi_align(image, rois, output_size=(size, size), spatial_scale=1.0,
+                          sampling_ratio=2, aligned=True)
+        with torch.no_grad():
+            emb = model.encode_image((crops - mean) / std)
+        return emb / emb.norm(dim=1, keepdim=True)
+
+    one_x = crop_embeddings(1.0)
+    both = one_x + crop_embeddings(1.5)
+    expected = (both / both.norm(dim=1, keepdim=True)).numpy()
+    # A random tiny CLIP maps every crop near one direction, so the tolerance is fp16's
+    # rounding (about 1.2e-4 at these values) and the check below shows it discriminates.
+    tolerance = 2.5e-4
+    assert len(boxes) > 5
+    np.testing.assert_allclose(stored.astype(np.float32), expected, atol=tolerance)
+    assert np.abs(one_x.numpy() - expected).max() > 3 * tolerance  # a 1x-only store fails
+
+
+@pytest.mark.parametrize('field', ['proposal_checkpoint_sha256', 'crop_scales', 'batch_size',
+                                   'image_keys'])
+def test_refuses_other_proposals_crops_batches_or_images(inputs, tmp_path, field):
+    """The other recorded settings, checked in-process (refused before any detector runs)."""
+    from ovdkit.regions import RegionStoreError, precompute_clip_regions
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    before = _digest(full)
+    checkpoint = inputs / 'detector.pth'
+    options = dict(num_regions=20, crop_scales=(1.0, 1.5), batch_size=2, workers=0,
+                   shard_size=2, progress=False,
+                   cfg_options={'train_dataloader.dataset.data_root': f'{inputs / "data"}/'})
+    if field == 'proposal_checkpoint_sha256':  # same weights, another file: other bytes
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        state['meta'] = dict(note='resaved')
+        checkpoint = tmp_path / 'other.pth'
+        torch.save(state, checkpoint)
+    elif field == 'crop_scales':
+        options['crop_scales'] = (1.0, 2.0)
+    elif field == 'batch_size':
+        options['batch_size'] = 4
+    else:  # the validation images instead of the training ones
+        options['cfg_options']['train_dataloader.dataset.ann_file'] = \
+            'annotations/instances_val.json'
+    with pytest.raises(RegionStoreError, match=f"refusing to add to the region store {full}: "
+                                               f"it was made with another '{field}'"):
+        precompute_clip_regions(SMOKE, str(checkpoint), 'OVD-TestCLIP-RN',
+                                str(inputs / 'clip0.pt'), str(full), **options)
+    assert _digest(full) == before

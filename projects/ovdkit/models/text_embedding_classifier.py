@@ -18,8 +18,8 @@ class TextEmbeddingClassifier(nn.Module):
 
     Args:
         in_features: Region feature size.
-        out_features: ``num_classes + 1`` as mmdet's bbox head passes it; checked against the
-            embeddings when they are set.
+        out_features: ``num_classes + 1`` as mmdet's bbox head passes it; reset to ``C + 1``
+            whenever ``C`` class embeddings are set.
         embed_dim: CLIP joint-space dimension ``D``.
         temperature: Logit temperature (ViLD: 0.01).
     """
