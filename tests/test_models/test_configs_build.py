@@ -47,6 +47,23 @@ def _reported_keys(metric):
     return {f'{metric.prefix}/{k}' for k in keys}
 
 
+def _give_class_lists(cfg, tmp_path):
+    """Configs over your own data (OVCustomDataset) read coco2ov.py's class lists when their
+    datasets are built: point their ``data_root`` at a folder that has them."""
+    from ovdkit.utils.config_variables import resolve_config_variables
+    types = {_innermost(cfg[f'{s}_dataloader']['dataset']).get('type')
+             for s in ('train', 'val', 'test')}
+    if 'OVCustomDataset' not in types:
+        return
+    annotations = tmp_path / 'custom' / 'annotations'
+    annotations.mkdir(parents=True)
+    for name, names in (('base', ['cat', 'dog']), ('novel', ['zebra']),
+                        ('all', ['cat', 'dog', 'zebra'])):
+        (annotations / f'{name}_classes.txt').write_text('\n'.join(names) + '\n')
+    cfg.data_root = f'{tmp_path / "custom"}/'
+    assert resolve_config_variables(cfg)  # the class lists now come from tmp_path
+
+
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_pipelines_datasets_evaluators_and_save_best_build(config, tmp_path):
     """Beyond the model: every pipeline step, the datasets (lazily: no annotation file read),
@@ -54,6 +71,7 @@ def test_config_pipelines_datasets_evaluators_and_save_best_build(config, tmp_pa
     from mmdet.registry import DATASETS, METRICS, TRANSFORMS
     register_all_modules()
     cfg = Config.fromfile(str(REPO / config))
+    _give_class_lists(cfg, tmp_path)
     empty = tmp_path / 'empty.json'
     empty.write_text('{"images": [], "annotations": [], "categories": []}')
     for split in ('train', 'val', 'test'):
