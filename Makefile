@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test
+.PHONY: setup demo lint test
 
 setup:
 	bash tools/setup_env.sh
@@ -10,9 +10,15 @@ setup:
 demo: setup
 	$(PY) tools/toyworld.py
 
+# Lint first (ruff.toml: pyflakes + pycodestyle; setup.cfg: isort as mmdet sorts imports), as
+# .pre-commit-config.yaml does on commit.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m isort --check-only --diff .
+
 # Two pytest workers, one thread each (tests are mostly one-thread processes: on 2 cores this
 # halves the wall time); test files are kept whole on one worker (--dist loadfile), so a
 # module's fixtures are built once.
 TEST_WORKERS ?= 2
-test: setup
+test: lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests

@@ -1,8 +1,8 @@
 """A frozen open_clip text tower: pooled prompt-ensemble class embeddings and token features."""
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-import sys
 import open_clip
 import torch
 import torch.nn.functional as F
