@@ -15,6 +15,7 @@ from .sidecar_cache import (CacheKind, EmbeddingMismatchError, SidecarCache, che
                             load_entry, read_sidecar, safe_name, save_entry)
 from .templates import load_templates
 
+# The sidecar helpers and the hashes (now in ovdkit.utils.hashing) stay importable from here.
 __all__ = ['EmbeddingMismatchError', 'TextEmbeddingCache', 'POOLED', 'make_meta',
            'save_text_embeddings', 'load_text_embeddings', 'read_sidecar',
            'check_expected_fields', 'file_sha256', 'state_dict_sha256', 'weights_id']
