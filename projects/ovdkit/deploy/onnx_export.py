@@ -72,7 +72,7 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
     """
     from mmdet.apis import init_detector
 
-    import ovdkit  # noqa: F401  (registers OVDKit's modules)
+    # OVDKit's modules are registered: importing this module imported the ovdkit package.
     if opset < 16:
         raise ValueError(f'opset {opset}: RoiAlign with aligned=True needs opset >= 16')
     if isinstance(config, (str, Path)):
