@@ -38,7 +38,11 @@ class EmbeddingMismatchError(ValueError):
 
 
 def shared_encoder_pool(device: Union[str, torch.device] = 'cpu') -> TextEncoderPool:
-    """The process's text encoders on ``device``, shared by every cache kind and folder."""
+    """The process's text encoders on ``device``, shared by every cache kind and folder.
+
+    Random weights (``pretrained=None``, tests only) are therefore drawn once per model and
+    process; their entries are keyed by the hash of the weights drawn.
+    """
     if str(device) not in _POOLS:
         _POOLS[str(device)] = TextEncoderPool(device)
     return _POOLS[str(device)]
