@@ -126,8 +126,10 @@ def decode_image(data: bytes, name: str, limits: DemoLimits) -> Tuple[np.ndarray
                  f'(--max-image-pixels); send a smaller image')
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only
-    except Image.DecompressionBombError:
-        raise DemoInputError(f'image {name}: {too_large}', 413) from None
+    except Image.DecompressionBombError as exc:  # PIL's own limit, far above ours
+        pixels = re.search(r'\((\d+) pixels\)', str(exc))
+        size = f'{pixels.group(1)} pixels, ' if pixels else ''
+        raise DemoInputError(f'image {name}: {size}{too_large}', 413) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise DemoInputError(f'image {name}: not an image file (cannot be decoded as PNG, '
                              f'JPEG, BMP, WebP, TIFF...)') from None
