@@ -49,7 +49,8 @@ def parse_args(argv=None):
     p.add_argument('--toyworld-dir', default='work_dirs/toyworld',
                    help='work dir of `make demo` (tools/toyworld.py), used without --config '
                         '(default work_dirs/toyworld)')
-    p.add_argument('--score-thr', type=float, default=0.3, help='initial score threshold (default 0.3)')
+    p.add_argument('--score-thr', type=float, default=0.3,
+                   help='initial score threshold (default 0.3)')
     p.add_argument('--max-names', type=int, default=1203,
                    help='most names in a vocabulary (default 1203: LVIS fits)')
     p.add_argument('--max-image-side', type=int, default=2048,
@@ -58,7 +59,8 @@ def parse_args(argv=None):
     p.add_argument('--max-image-pixels', type=int, default=40_000_000,
                    help='images with more pixels are refused, before decoding (default '
                         '40000000)')
-    p.add_argument('--max-upload-mb', type=float, default=20.0, help='largest image file (default 20)')
+    p.add_argument('--max-upload-mb', type=float, default=20.0,
+                   help='largest image file (default 20)')
     p.add_argument('--max-pending', type=int, default=32,
                    help='requests admitted at once (running or queued); more are refused as '
                         'busy (default 32)')

@@ -35,7 +35,7 @@ def install_chromium(timeout: float = 900) -> None:
                                  'apt-get to install them')
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
     for cmd in (['apt-get', 'update', '-q'],
-                ['apt-get', 'install', '-y', '-q', '--no-install-recommends', *APT_PACKAGES]):
+                ['apt-get', 'install', '-y', '-q', *APT_PACKAGES]):
         try:
             proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, timeout=timeout)
