@@ -7,13 +7,14 @@ import struct
 import threading
 import time
 import zlib
+from concurrent.futures import CancelledError
 
 import cv2
 import numpy as np
 import pytest
 from mmdet.registry import MODELS
 
-from ovdkit.apis.webdemo import DemoLimits
+from ovdkit.apis.webdemo import DemoLimits, SerialWorker
 from ovdkit.text import CLIPTextEncoder
 from test_tools.webdemo_helpers import (VOCABULARY, demo_model, detect, expected_detections,
                                         request, rss_bytes, serving)
@@ -246,3 +247,30 @@ def test_requests_time_out_and_failures_keep_the_server_up(model, monkeypatch):
         assert status == 500
         assert answer['error'] == 'server error: RuntimeError: out of memory in the forward pass'
         assert detect(server, images / 'scene0.png')[0] == 200
+
+
+def test_closing_the_worker_cancels_waiting_jobs_and_ends_the_running_one():
+    worker = SerialWorker(4)
+    started, release, outcomes = threading.Event(), threading.Event(), []
+
+    def submit(fn):
+        try:
+            outcomes.append(worker.run(fn))
+        except CancelledError:
+            outcomes.append('cancelled')
+    running = threading.Thread(target=submit, args=(lambda: (started.set(), release.wait(30),
+                                                             'ran')[-1],))
+    running.start()
+    assert started.wait(30)
+    waiting = threading.Thread(target=submit, args=(lambda: 'never',))
+    waiting.start()
+    while worker._jobs.qsize() < 1:
+        time.sleep(0.01)
+    closer = threading.Thread(target=worker.close, kwargs=dict(timeout=30))
+    closer.start()
+    waiting.join(30)
+    release.set()
+    for thread in (running, closer):
+        thread.join(30)
+    assert outcomes == ['cancelled', 'ran'] and worker.jobs_done == 1
+    assert not worker._thread.is_alive()

@@ -103,7 +103,15 @@ class SerialWorker:
             job = future = fn = args = kwargs = result = None
 
     def close(self, timeout: Optional[float] = None) -> None:
-        """Stops the thread after the jobs already queued."""
+        """Stops the thread: jobs still waiting are cancelled (their callers get
+        :class:`~concurrent.futures.CancelledError`), the running one is waited for."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join(timeout)

@@ -6,8 +6,9 @@ Routes:
     ``GET /api/example/<name>``: an example image (only the names ``/api/info`` lists).
     ``POST /api/detect``: JSON ``{"image": base64 file | "example": name, "filename",
     "vocabulary", "score_thr"}`` -> the :meth:`DemoSession.detect` result; an error is
-    ``{"error": message}`` with status 400 (bad input), 413 (too large), 503 (busy), 504
-    (waited too long) or 500 (a failure of the server, logged with its traceback).
+    ``{"error": message}`` with status 400 (bad input), 413 (too large), 503 (busy, or the
+    server stopping), 504 (waited too long) or 500 (a failure of the server, logged with its
+    traceback).
 """
 import base64
 import binascii
@@ -16,6 +17,7 @@ import mimetypes
 import sys
 import time
 import traceback
+from concurrent.futures import CancelledError
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Mapping, Optional
@@ -76,7 +78,8 @@ class WebDemoServer(ThreadingHTTPServer):
         return f'http://{host}:{port}/'
 
     def server_close(self) -> None:
-        """Closes the socket and stops the worker after the jobs already queued."""
+        """Closes the socket and stops the worker (the running detection ends, the waiting
+        ones are answered 503)."""
         super().server_close()
         self.worker.close(timeout=self.request_timeout)
 
@@ -217,6 +220,8 @@ class WebDemoHandler(BaseHTTPRequestHandler):
             return 200, result
         except DemoInputError as exc:
             return exc.status, dict(error=str(exc))
+        except CancelledError:
+            return 503, dict(error='the server is stopping; this request was not run')
         except TimeoutError:
             return 504, dict(error=f'no result within {self.server.request_timeout:g} s '
                                    f'(--request-timeout); the server is overloaded')
