@@ -1,8 +1,8 @@
-# The two commands of the README. Each one sets the environment up first (idempotent).
+# The commands of the README. Each one sets the environment up first (idempotent).
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo lint test
+.PHONY: setup demo lint test web
 
 setup:
 	bash tools/setup_env.sh
@@ -15,6 +15,12 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m isort --check-only --diff .
+
+# The web page over the toy world's ViLD-ensemble model (after `make demo`), on
+# http://127.0.0.1:7860/ (this machine only). Other options: make web WEB_ARGS="--port 8000".
+WEB_ARGS ?=
+web: setup
+	$(PY) tools/webdemo.py $(WEB_ARGS)
 
 # Two pytest workers, one thread each (tests are mostly one-thread processes: on 2 cores this
 # halves the wall time); test files are kept whole on one worker (--dist loadfile), so a

@@ -13,6 +13,8 @@ setup(
     description='Open-vocabulary object detection plugins for MMDetection 3.x',
     packages=['ovdkit'] + ['ovdkit.' + p for p in find_packages('projects/ovdkit')],
     package_dir={'ovdkit': 'projects/ovdkit'},
+    # the web demo's page (tools/webdemo.py)
+    package_data={'ovdkit.apis.webdemo': ['page.html']},
     python_requires='>=3.11',
     # The stack is pinned in requirements/ and installed by tools/setup_env.sh
     # (torch and mmcv need special handling there); these are the loose runtime needs.

@@ -61,12 +61,6 @@ def parse_args(argv=None):
     return args
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as one line: its message's lines joined."""
-    text = ' '.join(line.strip() for line in str(exc).splitlines() if line.strip())
-    return text or type(exc).__name__
-
-
 def list_images(inputs: List[str]) -> List[str]:
     """Image files of ``inputs``: files as given, folders expanded to their image files."""
     images = []
@@ -83,6 +77,8 @@ def list_images(inputs: List[str]) -> List[str]:
 def check_image(path: str) -> Optional[str]:
     """``None`` when ``path`` decodes as an image, else why not."""
     import mmcv
+
+    from ovdkit.apis.detection_records import one_line
     if not Path(path).is_file():
         return 'does not exist'
     try:
@@ -92,15 +88,6 @@ def check_image(path: str) -> Optional[str]:
     if image is None or image.size == 0:
         return 'cannot be read (not an image, or a corrupt one)'
     return None
-
-
-def detections(prediction: Dict, score_thr: float) -> List[Dict]:
-    """The inferencer's prediction as a list of detections scoring at least ``score_thr``."""
-    return [dict(bbox=[round(v, 2) for v in box], score=round(score, 4), label=label,
-                 name=name)
-            for box, score, label, name in zip(prediction['bboxes'], prediction['scores'],
-                                               prediction['labels'], prediction['label_names'])
-            if score >= score_thr]
 
 
 class Demo:
@@ -121,6 +108,7 @@ class Demo:
 
     def run_batch(self, batch: List[str]) -> None:
         """Detects, draws and writes one batch; a failing batch is retried image by image."""
+        from ovdkit.apis.detection_records import detection_records, one_line
         from ovdkit.utils.atomic_io import write_json_atomic
         try:
             out = self.inferencer(batch, batch_size=len(batch), out_dir=str(self.out_dir),
@@ -135,7 +123,7 @@ class Demo:
             self.error(batch[0], one_line(exc))
             return
         for image, prediction in zip(batch, out['predictions']):
-            found = detections(prediction, self.args.score_thr)
+            found = detection_records(prediction, self.args.score_thr)
             record = dict(image=image, score_thr=self.args.score_thr, detections=found)
             write_json_atomic(record, self.out_dir / 'preds' / f'{Path(image).stem}.json',
                               indent=1)
@@ -247,6 +235,7 @@ def setup(args):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import ovdkit  # noqa: F401  (registers OVDKit's modules)
+    from ovdkit.apis.detection_records import one_line
     from ovdkit.utils.atomic_io import write_json_atomic
     try:
         inferencer, names = setup(args)

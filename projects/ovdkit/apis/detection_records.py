@@ -1,0 +1,29 @@
+"""What the demos (command line and web) show of a prediction: detection records, one-line
+errors."""
+from typing import Dict, List
+
+
+def detection_records(prediction: Dict, score_thr: float) -> List[Dict]:
+    """An inferencer prediction as a list of detections scoring at least ``score_thr``.
+
+    Args:
+        prediction: One prediction dict of :class:`~ovdkit.apis.OVDInferencer` (``bboxes``
+            as N ``[x1, y1, x2, y2]``, ``scores``, ``labels``, ``label_names``), sorted by
+            score.
+        score_thr: Lowest score kept.
+
+    Returns:
+        ``[{'bbox': [x1, y1, x2, y2], 'score': s, 'label': i, 'name': n}, ...]`` in the
+        prediction's order, boxes rounded to 0.01 px and scores to 1e-4.
+    """
+    return [dict(bbox=[round(v, 2) for v in box], score=round(score, 4), label=label,
+                 name=name)
+            for box, score, label, name in zip(prediction['bboxes'], prediction['scores'],
+                                               prediction['labels'], prediction['label_names'])
+            if score >= score_thr]
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message's lines joined (its type's name if empty)."""
+    text = ' '.join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__

@@ -1,0 +1,225 @@
+"""The web demo's detector: one request's image, vocabulary and threshold in, detections and a
+drawing out; every bad input a :class:`DemoInputError` whose message the page shows."""
+import base64
+import io
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+
+from ...datasets.vocabularies import BUILTIN_VOCABULARIES
+from ..detection_records import detection_records, one_line
+
+#: Drawings of small images are enlarged (nearest neighbour) to about this longer side.
+DRAWING_SIDE = 512
+
+
+class DemoInputError(ValueError):
+    """A request the demo refuses; the message says why, for the person who sent it.
+
+    Args:
+        message: What is wrong, naming the input (``image``, ``vocabulary``...).
+        status: The HTTP status to answer with (400; 413 for a too large input).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DemoLimits:
+    """What one request may ask for.
+
+    Args:
+        max_names: Most names in a vocabulary (``--max-names``). 1203 by default: LVIS, the
+            largest vocabulary detectors are evaluated on, fits; a new vocabulary of N names
+            costs N x templates text-tower passes before the first image is detected.
+        max_image_side: Longer image side above which an image is downscaled to it first
+            (``--max-image-side``); boxes are still given in the original image's pixels.
+        max_image_pixels: Images with more pixels are refused before decoding
+            (``--max-image-pixels``): a small compressed file can decode to gigabytes.
+        max_upload_bytes: Largest image file (``--max-upload-mb``).
+    """
+
+    max_names: int = 1203
+    max_image_side: int = 2048
+    max_image_pixels: int = 40_000_000
+    max_upload_bytes: int = 20 * 2 ** 20
+
+
+def parse_vocabulary(text: str, max_names: int) -> Union[str, List[str]]:
+    """The vocabulary typed on the page as an :meth:`OVDInferencer.set_vocabulary` spec.
+
+    Names are separated by commas or new lines (``'television|tv'`` is one class with a
+    synonym); a builtin vocabulary's name (``coco``, ``lvis``, ``ov-coco``...) alone is that
+    vocabulary. Nothing typed is ever taken as a file name.
+
+    Args:
+        text: The vocabulary box's text.
+        max_names: Most names allowed.
+
+    Returns:
+        A builtin vocabulary's name, or the list of entries (checked later by
+        ``set_vocabulary``: blank and duplicate names are errors there).
+
+    Raises:
+        DemoInputError: no text, no name, or more than ``max_names`` names.
+    """
+    if not isinstance(text, str):
+        raise DemoInputError('vocabulary: expected text (comma-separated names)')
+    text = text.strip()
+    if text in BUILTIN_VOCABULARIES:
+        spec, count = text, len(BUILTIN_VOCABULARIES[text])
+    else:
+        spec = re.split(r'[,\n]', text)
+        count = len(spec)
+        if not any(name.strip() for name in spec):
+            raise DemoInputError('vocabulary: empty vocabulary (no class names given)')
+    if count > max_names:
+        raise DemoInputError(f'vocabulary: {count} names, more than the limit of {max_names} '
+                             f'(--max-names)')
+    return spec
+
+
+def check_score_thr(value) -> float:
+    """The score threshold of a request, a number in [0, 1].
+
+    Raises:
+        DemoInputError: anything else.
+    """
+    try:
+        thr = float(value)
+    except (TypeError, ValueError):
+        raise DemoInputError(f'score threshold: {value!r} is not a number') from None
+    if not 0.0 <= thr <= 1.0:
+        raise DemoInputError(f'score threshold: {thr} is outside [0, 1]')
+    return thr
+
+
+def decode_image(data: bytes, name: str, limits: DemoLimits) -> Tuple[np.ndarray, float,
+                                                                       List[str]]:
+    """Decodes an uploaded image file, refusing or downscaling large ones.
+
+    Args:
+        data: The file's bytes.
+        name: Its name, for messages.
+        limits: Size limits.
+
+    Returns:
+        ``(image, scale, notices)``: the ``(H, W, 3)`` BGR image (what mmdet's inferencer
+        takes), the factor it was scaled by (1.0 when not) and notices for the page.
+
+    Raises:
+        DemoInputError: empty, not an image, corrupt, or more pixels than allowed.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    if not data:
+        raise DemoInputError(f'image {name}: empty file')
+    if len(data) > limits.max_upload_bytes:
+        raise DemoInputError(f'image {name}: {len(data) / 2 ** 20:.1f} MB, larger than the '
+                             f'limit of {limits.max_upload_bytes / 2 ** 20:g} MB '
+                             f'(--max-upload-mb)', 413)
+    too_large = (f'larger than the limit of {limits.max_image_pixels} pixels '
+                 f'(--max-image-pixels); send a smaller image')
+    try:
+        image = Image.open(io.BytesIO(data))  # reads the header only
+    except Image.DecompressionBombError as exc:  # PIL's own limit, far above ours
+        pixels = re.search(r'\((\d+) pixels\)', str(exc))
+        size = f'{pixels.group(1)} pixels, ' if pixels else ''
+        raise DemoInputError(f'image {name}: {size}{too_large}', 413) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise DemoInputError(f'image {name}: not an image file (cannot be decoded as PNG, '
+                             f'JPEG, BMP, WebP, TIFF...)') from None
+    width, height = image.size
+    if width * height > limits.max_image_pixels:
+        raise DemoInputError(f'image {name}: {width} x {height} = {width * height} pixels, '
+                             f'{too_large}', 413)
+    try:
+        image = ImageOps.exif_transpose(image).convert('RGB')  # as cv2 / mmcv.imread do
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DemoInputError(f'image {name}: corrupt image file ({one_line(exc)})') from None
+    notices = []
+    scale = 1.0
+    side = max(image.size)
+    if side > limits.max_image_side:
+        scale = limits.max_image_side / side
+        size = tuple(max(1, round(v * scale)) for v in image.size)
+        notices.append(f'image resized from {image.size[0]} x {image.size[1]} to {size[0]} x '
+                       f'{size[1]} pixels (--max-image-side {limits.max_image_side}); boxes are '
+                       f'given in the original image\'s pixels')
+        image = image.resize(size, Image.BILINEAR)
+    return np.ascontiguousarray(np.asarray(image)[..., ::-1]), scale, notices
+
+
+def encode_png(rgb: np.ndarray) -> str:
+    """An ``(H, W, 3)`` RGB drawing as base64 PNG text."""
+    ok, encoded = cv2.imencode('.png', np.ascontiguousarray(rgb[..., ::-1]),
+                               [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise RuntimeError('cannot encode the drawing as PNG')
+    return base64.b64encode(encoded.tobytes()).decode('ascii')
+
+
+class DemoSession:
+    """Runs an :class:`~ovdkit.apis.OVDInferencer` on the web demo's requests.
+
+    Not thread-safe, like the inferencer: the server calls :meth:`detect` from one worker
+    thread. The vocabulary of each request is installed with ``set_vocabulary`` (text
+    embeddings through the embedding cache; nothing is rebuilt, and an unchanged vocabulary
+    costs nothing).
+
+    Args:
+        inferencer: The detector, loaded once.
+        limits: What a request may ask for.
+    """
+
+    def __init__(self, inferencer, limits: DemoLimits = DemoLimits()) -> None:
+        self.inferencer = inferencer
+        self.limits = limits
+
+    def detect(self, image: bytes, vocabulary: str, score_thr=0.3,
+               image_name: str = 'image') -> Dict:
+        """Detects the vocabulary's names in an image file.
+
+        Args:
+            image: The image file's bytes (PNG, JPEG...).
+            vocabulary: Comma-separated names or a builtin vocabulary's name.
+            score_thr: Lowest score drawn and listed, in [0, 1].
+            image_name: The file's name, for messages and the result.
+
+        Returns:
+            ``{'image', 'width', 'height', 'score_thr', 'vocabulary', 'detections',
+            'drawing', 'notices'}``: ``detections`` as ``tools/demo.py`` writes them
+            (``bbox`` x1, y1, x2, y2 in the image's pixels, ``score``, ``label``, ``name``),
+            best first; ``drawing`` the image with boxes, names and scores as base64 PNG.
+
+        Raises:
+            DemoInputError: the image, vocabulary or threshold cannot be used (the message
+                says which and why).
+        """
+        thr = check_score_thr(score_thr)
+        spec = parse_vocabulary(vocabulary, self.limits.max_names)
+        bgr, scale, notices = decode_image(image, image_name, self.limits)
+        names = self.use_vocabulary(spec)
+        height, width = bgr.shape[:2]
+        zoom = max(1, min(4, DRAWING_SIDE // max(height, width)))
+        out = self.inferencer(bgr, pred_score_thr=thr, return_vis=True, no_save_pred=True,
+                              zoom=zoom)
+        prediction = out['predictions'][0]
+        if scale != 1.0:
+            prediction['bboxes'] = [[v / scale for v in box] for box in prediction['bboxes']]
+        return dict(image=image_name, width=round(width / scale), height=round(height / scale),
+                    score_thr=thr, vocabulary=list(names),
+                    detections=detection_records(prediction, thr),
+                    drawing=encode_png(out['visualization'][0]), notices=notices)
+
+    def use_vocabulary(self, spec: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+        """Installs a vocabulary; its problems (blank or duplicate names) as
+        :class:`DemoInputError`."""
+        try:
+            return self.inferencer.set_vocabulary(spec)
+        except (ValueError, FileNotFoundError) as exc:
+            raise DemoInputError(one_line(exc)) from None

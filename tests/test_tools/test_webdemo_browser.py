@@ -1,0 +1,100 @@
+"""The web demo's page in a real browser: headless Chromium (Debian's chromium and
+chromium-driver, installed with apt when missing and this is root) driven by selenium.
+
+A person's steps: upload a toy-world image, type a vocabulary with a name the model never
+trained on, move the threshold, press Detect, read the table; then a file that is not an
+image (a message, and the next request works). The model is the fixture-scale random one of
+the other web demo tests, so "expected" is what a direct inferencer call finds.
+"""
+import json
+
+import pytest
+
+from ovdkit.testing import BrowserUnavailable, start_chromium
+from ovdkit.testing.webdemo_fixtures import demo_model, expected_detections, serving
+from ovdkit.testing.webdemo_page import WebDemoPage
+
+NOVEL = 'zebra'  # never in the fixture model's training vocabulary (red star, blue circle)
+VOCABULARY = f'red star, blue circle, {NOVEL}'
+
+
+@pytest.fixture(scope='module')
+def browser():
+    try:
+        driver = start_chromium(1280, 900)
+    except BrowserUnavailable as exc:
+        pytest.skip(f'no headless Chromium: {exc}')
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope='module')
+def served(tmp_path_factory):
+    model = demo_model(tmp_path_factory.mktemp('webdemo_browser'))
+    with serving(model['inferencer'], model['images']) as server:
+        yield model, server
+
+
+def test_upload_name_a_novel_category_and_read_the_table(browser, served):
+    model, server = served
+    image = model['images'] / 'scene1.png'
+    expected = expected_detections(model['inferencer'], image, VOCABULARY, 0.0)
+    assert NOVEL in {d['name'] for d in expected}  # this image and model: zebra is found
+
+    page = WebDemoPage(browser, server.url)
+    assert page.state == 'idle'
+    page.upload(image)
+    page.set_vocabulary(VOCABULARY)
+    page.set_score_thr(0.0)
+    assert page.detect() == 'done', page.message()
+    rows = page.detections()
+    assert [r['name'] for r in rows] == [d['name'] for d in expected]
+    assert NOVEL in {r['name'] for r in rows}
+    # shown with 3 decimals (JavaScript's toFixed: ties go up, Python's round to even)
+    assert all(abs(r['score'] - d['score']) <= 5e-4 + 1e-9 for r, d in zip(rows, expected))
+    assert page.element('result-image').is_displayed()
+    # the JSON offered for download is the result
+    link = page.element('download')
+    assert link.is_displayed() and link.get_attribute('download') == 'scene1.json'
+    text = browser.execute_async_script(
+        'const done = arguments[1]; fetch(arguments[0]).then(r => r.text()).then(done);',
+        link.get_attribute('href'))
+    record = json.loads(text)
+    assert record['image'] == 'scene1.png' and record['vocabulary'] == [
+        'red star', 'blue circle', NOVEL]
+    assert record['detections'] == expected
+
+
+def test_a_file_that_is_not_an_image_is_a_message_then_the_next_request_works(
+        browser, served, tmp_path):
+    model, server = served
+    page = WebDemoPage(browser, server.url)
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('not an image')
+    page.upload(notes)
+    page.set_vocabulary(VOCABULARY)
+    assert page.detect() == 'error'
+    assert page.message() == ('image notes.txt: not an image file (cannot be decoded as PNG, '
+                              'JPEG, BMP, WebP, TIFF...)')
+    assert page.detections() == []
+    page.pick_example('scene2.png')
+    page.set_vocabulary('red star, red star')
+    assert page.detect() == 'error'
+    assert page.message() == "vocabulary: duplicate class names ['red star']"
+    page.set_vocabulary(VOCABULARY)
+    page.set_score_thr(0.0)
+    assert page.detect() == 'done' and page.message() == ''
+    expected = expected_detections(model['inferencer'], model['images'] / 'scene2.png',
+                                   VOCABULARY, 0.0)
+    assert [r['name'] for r in page.detections()] == [d['name'] for d in expected]
+
+
+def test_a_missing_browser_is_a_clear_reason(monkeypatch):
+    from ovdkit.testing import headless_browser
+    monkeypatch.setattr(headless_browser.shutil, 'which', lambda name: None)
+    with pytest.raises(BrowserUnavailable, match=r'^chromium and chromedriver not found on '
+                       r'PATH \(Debian packages chromium and chromium-driver\)$'):
+        headless_browser.ensure_chromium(install=False)
+    monkeypatch.setattr(headless_browser.os, 'geteuid', lambda: 1000)
+    with pytest.raises(BrowserUnavailable, match='installing them .* needs root'):
+        headless_browser.ensure_chromium(install=True)
