@@ -26,13 +26,13 @@ def test_presets_and_explicit_flags():
     default = tool.parse_args([])
     assert default.methods == ['vild-text', 'vild', 'vild-ensemble', 'grounding']
     assert (default.max_objects, default.object_size, default.clip_steps, default.det_iters) \
-        == (4, (24, 44), 500, 600)
+        == (4, (24, 44), 900, 600)
     hard = tool.parse_args(['--hard', '--methods', 'vild-text,vild'])
     assert hard.methods == ['vild-text', 'vild']
     assert (hard.max_objects, hard.object_size, hard.clip_steps, hard.det_iters) == \
         (6, (16, 40), 900, 800)
     mixed = tool.parse_args(['--hard', '--det-iters', '7', '--object-size', '20,30'])
-    assert (mixed.det_iters, mixed.object_size, mixed.clip_steps) == (7, (20, 30), 900)
+    assert (mixed.det_iters, mixed.object_size, mixed.max_objects) == (7, (20, 30), 6)
 
 
 @pytest.mark.parametrize('argv, named', [

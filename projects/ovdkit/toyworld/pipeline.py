@@ -56,7 +56,7 @@ class ToyWorldPipeline:
     """
 
     def __init__(self, spec: ToyWorldSpec, work_dir: str, config_dir: str,
-                 clip_steps: int = 500, methods: Sequence[str] = (),
+                 clip_steps: int = 900, methods: Sequence[str] = (),
                  det_iters: Optional[int] = None, threads: Optional[int] = None,
                  progress: bool = True) -> None:
         unknown = [m for m in methods if m not in METHODS]
