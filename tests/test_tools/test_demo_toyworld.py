@@ -24,7 +24,7 @@ WORLD_OPTIONS = ['--shapes', 'circle,triangle,star', '--colors', 'red,green,blue
                  '--num-clip-val', 40, '--max-objects', 4, '--object-size', '20,44',
                  '--clip-steps', 150, '--det-iters', 200, '--methods', 'vild-text',
                  '--threads', 1, '--no-progress']
-NUM_SCENES = 8
+NUM_SCENES = 12
 
 
 def train_toy_detector(work: Path, seed: int = 0) -> dict:
@@ -84,12 +84,12 @@ def trained_toy_detector(tmp_path_factory):
 
 def test_pipeline_trains_a_detector_that_transfers(trained_toy_detector):
     summary = trained_toy_detector['summary']
-    # seeds 0-2 (val, 40 scenes): base AP50 64.7-68.3, novel ("blue star") AP50 28.5-46.5,
-    # CLIP zero-shot 0.918-0.961 (measured spreads; chance is 1/9 and a detector that never
+    # seeds 0-4 (val, 40 scenes): base AP50 59.8-68.3, novel ("blue star") AP50 25.9-59.8,
+    # CLIP zero-shot 0.734-0.961 (measured spreads; chance is 1/9 and a detector that never
     # ranks a blue star first scores ~0 novel AP50)
     assert summary['vild-text/base_ap50'] >= 50, summary
     assert summary['vild-text/novel_ap50'] >= 15, summary
-    assert summary['clip_zero_shot_acc'] >= 0.8, summary
+    assert summary['clip_zero_shot_acc'] >= 0.6, summary
 
 
 def test_novel_category_found_by_name(trained_toy_detector, tmp_path):
@@ -104,8 +104,8 @@ def test_novel_category_found_by_name(trained_toy_detector, tmp_path):
         asked = [d for d in named[image] if d['name'] == NOVEL]
         on_star[image] = bool(asked) and iou(max(asked, key=lambda d: d['score'])['bbox'],
                                              star) > 0.5
-    # seeds 0-2: 5, 7, 6 of 8 scenes
-    assert sum(on_star.values()) >= 4, (on_star, named)
+    # seeds 0-4: 8, 10, 10, 8, 9 of 12 scenes
+    assert sum(on_star.values()) >= 6, (on_star, named)
     assert (tmp_path / 'named' / 'vis' / 'scene0.png').is_file()
 
 
@@ -122,6 +122,6 @@ def test_unnamed_novel_object_is_called_by_its_colour(trained_toy_detector, tmp_
         hits = [d for d in unnamed[image] if iou(d['bbox'], star) > 0.5]
         called[image] = max(hits, key=lambda d: d['score'])['name'] if hits else None
     assert NOVEL not in base_file.read_text().splitlines()
-    # seeds 0-2: 8, 7, 7 of 8 scenes called "blue triangle" or "blue circle"
-    assert sum(name in ('blue triangle', 'blue circle') for name in called.values()) >= 5, \
+    # seeds 0-4: 11, 11, 11, 12, 12 of 12 scenes called "blue triangle" or "blue circle"
+    assert sum(name in ('blue triangle', 'blue circle') for name in called.values()) >= 9, \
         (called, unnamed)
