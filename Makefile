@@ -10,5 +10,9 @@ setup:
 demo: setup
 	$(PY) tools/toyworld.py
 
+# Two pytest workers, one thread each (tests are mostly one-thread processes: on 2 cores this
+# halves the wall time); test files are kept whole on one worker (--dist loadfile), so a
+# module's fixtures are built once.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests

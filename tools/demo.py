@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """Detects the classes you name in an image or a folder of images.
 
-    python tools/demo.py IMAGE_OR_DIR [...] --config C --checkpoint K
+    python tools/demo.py IMAGE_OR_DIR [...] (--config C --checkpoint K | --onnx M.onnx)
         (--vocab "zebra,traffic cone" | --vocab-file F) [--score-thr 0.3] [--out-dir D]
         [--device cpu] [--batch-size 4] [--zoom 1] [--cfg-options KEY=VALUE ...]
+
+``--onnx`` runs a graph of tools/deploy/export_onnx.py with onnxruntime instead of the PyTorch
+model (same vocabularies through the same embedding cache, same outputs).
 
 ``--vocab`` also takes a builtin vocabulary (``coco``, ``lvis``, ``ov-coco``...). For each image
 the drawing (boxes, names, scores) goes to ``D/vis/<image name>`` and its detections to
@@ -13,9 +16,10 @@ batches with a progress bar on stderr.
 
 A bad image (missing, unreadable) is reported on one line naming it and the other images are
 still processed. Setup errors (config, checkpoint that does not fit the config, empty or
-duplicate vocabulary names, text embeddings of another dimension than the model's) stop before
-any image, with one line naming the culprit. Exit status: 0 all images done, 1 some images
-failed, 2 setup failed. The last stdout line is a JSON summary.
+duplicate vocabulary names, text embeddings of another dimension than the model's, an
+``--out-dir`` that cannot be written) stop before any image, with one line naming the culprit.
+Exit status: 0 all images done, 1 some images failed, 2 setup failed. The last stdout line
+is a JSON summary.
 """
 import argparse
 import json
@@ -31,8 +35,10 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tif
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('inputs', nargs='+', metavar='IMAGE_OR_DIR')
-    p.add_argument('--config', required=True)
-    p.add_argument('--checkpoint', required=True)
+    p.add_argument('--config', help='model config (with --checkpoint)')
+    p.add_argument('--checkpoint', help='trained checkpoint (with --config)')
+    p.add_argument('--onnx', help='exported graph (tools/deploy/export_onnx.py) to run with '
+                                  'onnxruntime instead of --config/--checkpoint')
     vocab = p.add_mutually_exclusive_group(required=True)
     vocab.add_argument('--vocab', help='"name,name,..." or a builtin vocabulary (coco, lvis, '
                                        'ov-coco, ...)')
@@ -48,7 +54,11 @@ def parse_args(argv=None):
                    help='config overrides, as in tools/test.py')
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--debug', action='store_true', help='full tracebacks instead of one line')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if (args.onnx is None) == (args.config is None or args.checkpoint is None) or \
+            (args.onnx is not None and (args.config or args.checkpoint)):
+        p.error('give either --config and --checkpoint, or --onnx')
+    return args
 
 
 def one_line(exc: BaseException) -> str:
@@ -156,13 +166,79 @@ class Demo:
             sys.stderr.write('\n')
 
 
+class ONNXDemoInferencer:
+    """What :class:`Demo` needs of an inferencer, from an :class:`ovdkit.deploy.ONNXDetector`:
+    the same prediction dicts, drawings and files as :class:`~ovdkit.apis.OVDInferencer`."""
+
+    def __init__(self, onnx_path: str) -> None:
+        from mmdet.visualization import DetLocalVisualizer
+
+        from ovdkit.deploy import ONNXDetector
+        self.detector = ONNXDetector(onnx_path)
+        self.visualizer = DetLocalVisualizer(name=f'onnx-demo-{id(self)}')
+
+    def set_vocabulary(self, vocabulary):
+        from ovdkit.apis import name_palette
+        if isinstance(vocabulary, str) and not any(n.strip() for n in vocabulary.split(',')):
+            raise ValueError('vocabulary: empty vocabulary (no class names given)')
+        names = self.detector.set_vocabulary(vocabulary)
+        self.visualizer.dataset_meta = dict(classes=names, palette=name_palette(names))
+        return names
+
+    def __call__(self, images, batch_size=1, out_dir='', pred_score_thr=0.3, zoom=1):
+        import mmcv
+        import torch
+        from mmdet.structures import DetDataSample
+        from mmengine.structures import InstanceData
+
+        from ovdkit.apis.ov_inferencer import draw_prediction, save_drawing
+        predictions = []
+        for image, pred in zip(images, self.detector(list(images))):
+            sample = DetDataSample()
+            sample.pred_instances = InstanceData(
+                bboxes=torch.from_numpy(pred['bboxes']), scores=torch.from_numpy(pred['scores']),
+                labels=torch.from_numpy(pred['labels']))
+            drawn = draw_prediction(self.visualizer, mmcv.imread(image, channel_order='rgb'),
+                                    sample, Path(image).name, zoom, pred_score_thr)
+            if out_dir:
+                save_drawing(drawn, Path(out_dir) / 'vis' / Path(image).name)
+            predictions.append(dict(bboxes=pred['bboxes'].tolist(),
+                                    scores=pred['scores'].tolist(),
+                                    labels=pred['labels'].tolist(),
+                                    label_names=pred['label_names'], img_path=image))
+        return dict(predictions=predictions)
+
+
+def check_out_dir(out_dir: str) -> None:
+    """Checks that ``out_dir`` is, or can be created as, a writable folder; creates nothing
+    (a setup error later must leave no trace).
+
+    Raises:
+        OSError: naming ``--out-dir`` and why (a parent is a file, no permission).
+    """
+    import os
+    path = Path(out_dir).absolute()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        why = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        why = f'no permission to write in {existing}'
+    else:
+        return
+    raise OSError(f'--out-dir {out_dir} is not a writable folder ({why})')
+
+
 def setup(args):
     """Builds the inferencer and installs the vocabulary; raises on any setup problem."""
     from ovdkit.apis import OVDInferencer
+    check_out_dir(args.out_dir)  # before the model: a minute of work lost otherwise
     if args.vocab_file is not None and not Path(args.vocab_file).is_file():
         raise FileNotFoundError(f'vocabulary file {args.vocab_file} does not exist')
-    inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
-                               cfg_options=args.cfg_options)
+    if args.onnx is not None:
+        inferencer = ONNXDemoInferencer(args.onnx)
+    else:
+        inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
+                                   cfg_options=args.cfg_options)
     names = inferencer.set_vocabulary(args.vocab_file if args.vocab_file is not None
                                       else args.vocab)
     return inferencer, names

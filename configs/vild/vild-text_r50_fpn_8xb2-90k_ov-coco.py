@@ -6,12 +6,28 @@
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
 
-data_root = 'data/coco/'
-vocabulary = dict(classes='ov-coco-base', model='ViT-B-32', pretrained='openai',
-                  templates='vild', cache_dir='data/embeddings')
-model = dict(roi_head=dict(bbox_head=dict(
-    type='ViLDTextBBoxHead', vocabulary=vocabulary, embed_dim=512, temperature=0.01,
-    test_vocabulary=dict(classes='ov-coco'))))
+# Where your data and weights are: every setting below is built from these variables.
+# To use other ones, set them in a config that inherits this one, or with
+# --cfg-options data_root=/data/coco/ clip_pretrained=/weights/clip.pt ...; OVDRunner (and
+# tools/demo.py, tools/precompute_clip_regions.py) re-point every setting built from a changed
+# variable and log it. ovdkit_variables records the values the settings were built from.
+data_root = 'data/coco/'                         # COCO 2017 + coco2ovcoco.py's files
+clip_model = 'ViT-B-32'                          # open_clip model name (512-d embeddings)
+clip_pretrained = 'openai'                       # open_clip tag, or a local checkpoint file
+backbone_checkpoint = 'torchvision://resnet50'   # ImageNet R50: local .pth, or None (random)
+embeddings_dir = 'data/embeddings'               # text-embedding cache folder
+ovdkit_variables = dict(data_root=data_root, clip_model=clip_model,
+                        clip_pretrained=clip_pretrained,
+                        backbone_checkpoint=backbone_checkpoint, embeddings_dir=embeddings_dir)
+runner_type = 'OVDRunner'
+
+vocabulary = dict(classes='ov-coco-base', model=clip_model, pretrained=clip_pretrained,
+                  templates='vild', cache_dir=embeddings_dir)
+model = dict(
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=backbone_checkpoint)),
+    roi_head=dict(bbox_head=dict(
+        type='ViLDTextBBoxHead', vocabulary=vocabulary, embed_dim=512, temperature=0.01,
+        test_vocabulary=dict(classes='ov-coco'))))
 
 train_dataloader = dict(
     batch_size=2, num_workers=2,

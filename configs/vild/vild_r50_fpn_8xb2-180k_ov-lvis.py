@@ -7,7 +7,10 @@
 #       --out data/lvis/clip_regions/vit-b-32_train_norare
 _base_ = './vild-text_r50_fpn_8xb2-180k_ov-lvis.py'
 
+# CLIP region store of tools/precompute_clip_regions.py (under the base config's data_root;
+# re-pointed with it, or set region_store itself like the variables listed there).
 region_store = 'data/lvis/clip_regions/vit-b-32_train_norare'
+ovdkit_variables = dict(region_store=region_store)
 model = dict(roi_head=dict(
     type='ViLDRoIHead',
     bbox_head=dict(type='ViLDBBoxHead', image_projection='shared',

@@ -8,7 +8,10 @@
 # (any class-agnostic RPN trained on the base boxes works as the proposal source).
 _base_ = './vild-text_r50_fpn_8xb2-90k_ov-coco.py'
 
+# CLIP region store of tools/precompute_clip_regions.py (under the base config's data_root;
+# re-pointed with it, or set region_store itself like the variables listed there).
 region_store = 'data/coco/clip_regions/vit-b-32_train2017_seen_2'
+ovdkit_variables = dict(region_store=region_store)
 model = dict(roi_head=dict(
     type='ViLDRoIHead',
     bbox_head=dict(type='ViLDBBoxHead', image_projection='shared',

@@ -9,6 +9,7 @@ from .version import __version__
 
 register_mmengine_checkpoint_globals()
 
-from . import apis, datasets, evaluation, models, regions, text  # noqa: E402  (registers modules)
+from . import (apis, datasets, engine, evaluation, models, regions,  # noqa: E402
+               text)  # importing registers the modules
 
-__all__ = ['__version__', 'apis', 'datasets', 'evaluation', 'models', 'regions', 'text']
+__all__ = ['__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models', 'regions', 'text']

@@ -73,3 +73,25 @@ def test_missing_image_names_image_and_store(store):
     with pytest.raises(ValueError, match='no meta.json'):
         Compose([dict(type='LoadCLIPRegions', store=str(store / 'nowhere'))])(
             dict(img_id=7, img_path='x'))
+
+
+@pytest.mark.parametrize('shift, kept', [(19, True), (20, True), (21, False)],
+                         ids=['91%', '90%', '89%'])
+def test_min_visible_and_min_size(tmp_path, shift, kept):
+    """A 100 px wide box shifted left past the image edge by 9, 10 or 11 px (91%, 90%, 89% of
+    its area left: the 90% rule keeps the first two); boxes 1 px and 2 px wide or high (the
+    2 px minimum size drops the 1 px ones)."""
+    boxes = np.array([[10, 20, 110, 40], [200, 20, 201, 40], [220, 20, 222, 40],
+                      [240, 20, 250, 21], [260, 20, 270, 22]], np.float32)
+    writer = CLIPRegionStore.create(tmp_path / 'store', dict(
+        image_keys=['3'], shard_size=1, embed_dim=5, clip_model='m'))
+    writer.write_shard(0, [boxes], [np.eye(5, dtype=np.float32)])
+    register_all_modules()
+    load = Compose([dict(type='LoadCLIPRegions', store=str(tmp_path / 'store'))])
+    moved = np.array([[1, 0, -shift], [0, 1, 0], [0, 0, 1]], np.float32)
+    out = load(dict(img_id=3, img_shape=(80, 300), homography_matrix=moved))
+    rows = ([0] if kept else []) + [2, 4]
+    expected = boxes[rows] - np.array([shift, 0, shift, 0], np.float32)
+    expected[:, 0] = np.maximum(expected[:, 0], 0)  # clipped at the image's left edge
+    np.testing.assert_allclose(out['clip_region_bboxes'], expected)
+    np.testing.assert_array_equal(out['clip_region_embeddings'], np.eye(5)[rows])

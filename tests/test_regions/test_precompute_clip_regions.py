@@ -1,11 +1,15 @@
-"""tools/precompute_clip_regions.py: store contents, kill -9 + restart, refusal of other settings."""
+"""tools/precompute_clip_regions.py: store contents, kill -9 + restart, refusal of other settings;
+the distributed job (2-3 ranks on CPU): kill -9 of one rank, rerun on other ranks, rank failure."""
 import hashlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +140,210 @@ def test_missing_clip_weights_file_is_an_error(inputs, tmp_path):
     assert proc.returncode == 2
     assert "OVD-TestCLIP-RN" in proc.stderr and 'missing.pt' in proc.stderr
     assert not (tmp_path / 'x' / 'meta.json').exists()
+
+
+# -- distributed: tools/dist_precompute_clip_regions.sh (torchrun, gloo on CPU) ----------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _dist_args(inputs, out, nproc, data=None):
+    args = _args(inputs, out)
+    if data is not None:
+        args[-1] = f'train_dataloader.dataset.data_root={data}/'
+    return ['tools/dist_precompute_clip_regions.sh', *args[1:3], nproc, *args[3:]]
+
+
+def _dist_env():
+    return dict(PORT=str(_free_port()), OMP_NUM_THREADS='1')
+
+
+def _rank_pid(launcher_pid: int, rank: int, timeout: float = 60) -> int:
+    """pid of the worker process of ``rank`` that torchrun ``launcher_pid`` started."""
+    start = time.time()
+    while time.time() - start < timeout:
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = open(f'/proc/{entry}/stat').read()
+                environ = open(f'/proc/{entry}/environ', 'rb').read().split(b'\0')
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(')', 1)[1].split()[1])
+            if ppid == launcher_pid and f'RANK={rank}'.encode() in environ:
+                return int(entry)
+        time.sleep(0.05)
+    raise AssertionError(f'no rank {rank} process under {launcher_pid}')
+
+
+@pytest.mark.slow
+def test_distributed_kill_9_of_one_rank_then_rerun_with_other_ranks(inputs):
+    """2 ranks, rank 1 killed with SIGKILL after its second shard: the job exits non-zero,
+    leaves only whole shards; a rerun on 3 ranks finishes exactly the missing shards and the
+    store is byte-identical to the 1-process one."""
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    out = inputs / 'dist_killed'
+    env = dict(os.environ, PYTHON=sys.executable, PYTHONWARNINGS='ignore', **_dist_env())
+    cmd = ['bash'] + [str(a) for a in _dist_args(inputs, out, 2)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    rank1 = _rank_pid(proc.pid, 1)
+    _wait_for(out / 'shard_00003.json', proc)  # rank 1 owns the odd shards
+    os.kill(rank1, signal.SIGKILL)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, log[-3000:]
+    markers = sorted(out.glob('shard_*.json'))
+    assert 2 <= len(markers) < NUM_TRAIN // 2
+    for marker in markers:  # every marked shard is whole
+        stem = marker.name[:-len('.json')]
+        assert (out / f'{stem}.boxes.npy').is_file() and (out / f'{stem}.embeddings.npy').is_file()
+
+    proc = run_tool(_dist_args(inputs, out, 3), env=_dist_env())
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['ranks'] == 3 and figures['complete'] is True
+    assert figures['shards_already_done'] == len(markers)
+    assert figures['shards_written'] == NUM_TRAIN // 2 - len(markers)
+    assert figures['images'] == 2 * figures['shards_written']
+    assert _digest(out) == _digest(full)
+
+
+@pytest.mark.slow
+def test_distributed_rank_failure_exits_non_zero_with_its_error(inputs, tmp_path):
+    """An unreadable image in a shard of rank 1: the job ends (no hang) with a non-zero exit
+    and rank 1's error naming the image, and rank 0 writes no index of a finished store."""
+    data = tmp_path / 'data'
+    shutil.copytree(inputs / 'data', data)
+    train = json.loads((data / 'annotations' / 'instances_train.json').read_text())
+    bad = train['images'][2]['file_name']  # image 2 -> shard 1 -> rank 1 of 2
+    bad_path = next(data.rglob(Path(bad).name))
+    bad_path.write_bytes(b'not an image')
+    out = tmp_path / 'store'
+    proc = run_tool(_dist_args(inputs, out, 2, data=data), env=_dist_env(), check=False,
+                    timeout=300)  # a hang fails here
+    assert proc.returncode != 0
+    assert Path(bad).name in proc.log
+    assert not (out / 'shard_00001.json').exists()
+    assert not (out / 'index.json').exists() or \
+        not json.loads((out / 'index.json').read_text())['complete']
+
+
+FAKE_SRUN = '''#!{python}
+"""srun stand-in: starts --ntasks copies of the command with Slurm's per-task variables."""
+import os, subprocess, sys
+args, ntasks = sys.argv[1:], 1
+while args and args[0].startswith('-'):
+    opt = args.pop(0)
+    if opt.startswith('--ntasks='):
+        ntasks = int(opt.split('=', 1)[1])
+    elif opt in ('-p', '-n', '-N'):
+        args.pop(0)
+procs = [subprocess.Popen(args, env=dict(
+    os.environ, SLURM_PROCID=str(i), SLURM_NTASKS=str(ntasks), SLURM_LOCALID=str(i),
+    SLURM_NODELIST='localhost', MASTER_ADDR='127.0.0.1')) for i in range(ntasks)]
+sys.exit(max(p.wait() for p in procs))
+'''
+
+
+@pytest.mark.slow
+def test_slurm_launcher_gives_the_one_process_store(inputs, tmp_path):
+    """tools/slurm_precompute_clip_regions.sh with GPUS=2 under an srun stand-in (2 tasks with
+    SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID): mmengine's slurm set-up on CPU, same bytes."""
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(FAKE_SRUN.format(python=sys.executable))
+    (bin_dir / 'srun').chmod(0o755)
+    out = tmp_path / 'slurm_store'
+    args = _args(inputs, out)
+    proc = run_tool(['tools/slurm_precompute_clip_regions.sh', 'partition', 'regions',
+                     *args[1:3], *args[3:]],
+                    env=dict(GPUS='2', GPUS_PER_NODE='2', MASTER_PORT=str(_free_port()),
+                             PATH=f'{bin_dir}:{os.environ["PATH"]}'))
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures['ranks'] == 2 and figures['shards_written'] == NUM_TRAIN // 2
+    assert _digest(out) == _digest(full)
+
+
+def test_stored_embedding_is_recomputed_from_square_crops_with_open_clip(inputs):
+    """One stored region embedding = normalised mean of CLIP's normalised embeddings of the
+    1x and 1.5x square crops around the box (ViLD), recomputed with open_clip directly."""
+    import open_clip
+    from PIL import Image
+    from torchvision.ops import roi_align
+
+    from ovdkit.regions import CLIPRegionStore
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    info = json.loads((inputs / 'data' / 'annotations' / 'instances_train.json').read_text())
+    first = info['images'][3]
+    assert (first['width'], first['height']) == (96, 96)  # the smoke test scale: no resize
+    boxes, stored = CLIPRegionStore(full).get(first['id'])
+    image = np.array(Image.open(inputs / 'data' / 'images' / first['file_name']).convert('RGB'))
+    image = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    model = open_clip.create_model('OVD-TestCLIP-RN', pretrained=str(inputs / 'clip0.pt'))
+    model.eval()
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    size = cfg['size'] if isinstance(cfg['size'], int) else cfg['size'][0]
+    mean = torch.tensor(cfg['mean']).view(1, 3, 1, 1)
+    std = torch.tensor(cfg['std']).view(1, 3, 1, 1)
+
+    def crop_embeddings(scale):
+        box = torch.from_numpy(boxes)
+        centre = (box[:, :2] + box[:, 2:]) / 2
+        half = (box[:, 2:] - box[:, :2]).max(dim=1, keepdim=True).values * scale / 2
+        rois = torch.cat([torch.zeros(len(box), 1), centre - half, centre + half], dim=1)
+        crops = roi_align(image, rois, output_size=(size, size), spatial_scale=1.0,
+                          sampling_ratio=2, aligned=True)
+        with torch.no_grad():
+            emb = model.encode_image((crops - mean) / std)
+        return emb / emb.norm(dim=1, keepdim=True)
+
+    one_x = crop_embeddings(1.0)
+    both = one_x + crop_embeddings(1.5)
+    expected = (both / both.norm(dim=1, keepdim=True)).numpy()
+    # A random tiny CLIP maps every crop near one direction, so the tolerance is fp16's
+    # rounding (about 1.2e-4 at these values) and the check below shows it discriminates.
+    tolerance = 2.5e-4
+    assert len(boxes) > 5
+    np.testing.assert_allclose(stored.astype(np.float32), expected, atol=tolerance)
+    assert np.abs(one_x.numpy() - expected).max() > 3 * tolerance  # a 1x-only store fails
+
+
+@pytest.mark.parametrize('field', ['proposal_checkpoint_sha256', 'crop_scales', 'batch_size',
+                                   'image_keys'])
+def test_refuses_other_proposals_crops_batches_or_images(inputs, tmp_path, field):
+    """The other recorded settings, checked in-process (refused before any detector runs)."""
+    from ovdkit.regions import RegionStoreError, precompute_clip_regions
+    full = inputs / 'full'
+    if not (full / 'index.json').exists():
+        run_tool(_args(inputs, full))
+    before = _digest(full)
+    checkpoint = inputs / 'detector.pth'
+    options = dict(num_regions=20, crop_scales=(1.0, 1.5), batch_size=2, workers=0,
+                   shard_size=2, progress=False,
+                   cfg_options={'train_dataloader.dataset.data_root': f'{inputs / "data"}/'})
+    if field == 'proposal_checkpoint_sha256':  # same weights, another file: other bytes
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        state['meta'] = dict(note='resaved')
+        checkpoint = tmp_path / 'other.pth'
+        torch.save(state, checkpoint)
+    elif field == 'crop_scales':
+        options['crop_scales'] = (1.0, 2.0)
+    elif field == 'batch_size':
+        options['batch_size'] = 4
+    else:  # the validation images instead of the training ones
+        options['cfg_options']['train_dataloader.dataset.ann_file'] = \
+            'annotations/instances_val.json'
+    with pytest.raises(RegionStoreError, match=f"refusing to add to the region store {full}: "
+                                               f"it was made with another '{field}'"):
+        precompute_clip_regions(SMOKE, str(checkpoint), 'OVD-TestCLIP-RN',
+                                str(inputs / 'clip0.pt'), str(full), **options)
+    assert _digest(full) == before

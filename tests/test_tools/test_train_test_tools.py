@@ -151,28 +151,52 @@ def _direct_ap50(ann_file, predictions, names, base, novel):
     return ap(novel), ap(base), ap(names), len(dets)
 
 
-def test_test_tool_reports_novel_base_all_ap50_like_pycocotools(trained, coco_fixture,
-                                                               tmp_path):
-    import mmengine
+NAMES = ['red square', 'green disk', 'blue triangle']
+OV_METRICS = r'coco/(novel_ap50|base_ap50|all_ap50): (-?[0-9.]+)'
+
+
+@pytest.fixture(scope='module')
+def ov_test_run(trained, coco_fixture, tmp_path_factory):
+    """tools/test.py with OVCocoAllMetric (novel: blue triangle) on the trained smoke model:
+    the config, the checkpoint, the printed metrics (as printed) and the dumped predictions."""
     work, _ = trained
-    names = ['red square', 'green disk', 'blue triangle']
-    base, novel = names[:2], names[2:]
+    tmp_path = tmp_path_factory.mktemp('ov_test')
+    base, novel = NAMES[:2], NAMES[2:]
     ann = f'{coco_fixture}/annotations/instances_val.json'
     config = tmp_path / 'ov_fixture.py'
     config.write_text(
         f"_base_ = '{REPO / SMOKE}'\n"
         f"test_dataloader = dict(dataset=dict(data_root='{coco_fixture}/', metainfo=dict(\n"
-        f"    classes={tuple(names)}, base_classes={tuple(base)}, novel_classes={tuple(novel)})))\n"
+        f"    classes={tuple(NAMES)}, base_classes={tuple(base)}, novel_classes={tuple(novel)})))\n"
         f"test_evaluator = dict(type='OVCocoAllMetric', ann_file='{ann}')\n"
         f"model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0)))\n")
     out = tmp_path / 'preds.pkl'
     proc = run_tool(['tools/test.py', config, work / 'iter_6.pth', '--work-dir', tmp_path,
                      '--out', out])
-    printed = {k: float(v) for k, v in re.findall(
-        r'coco/(novel_ap50|base_ap50|all_ap50): (-?[0-9.]+)', proc.log)}
-    assert set(printed) == {'novel_ap50', 'base_ap50', 'all_ap50'}, proc.log[-2000:]
-    novel_ap, base_ap, all_ap, n = _direct_ap50(ann, mmengine.load(out), names, base, novel)
+    return config, work / 'iter_6.pth', dict(re.findall(OV_METRICS, proc.log)), out
+
+
+def test_test_tool_reports_novel_base_all_ap50_like_pycocotools(ov_test_run, coco_fixture):
+    import mmengine
+    _, _, printed, out = ov_test_run
+    printed = {k: float(v) for k, v in printed.items()}
+    assert set(printed) == {'novel_ap50', 'base_ap50', 'all_ap50'}
+    ann = f'{coco_fixture}/annotations/instances_val.json'
+    novel_ap, base_ap, all_ap, n = _direct_ap50(ann, mmengine.load(out), NAMES, NAMES[:2],
+                                                NAMES[2:])
     assert n > 0
     assert printed['novel_ap50'] == pytest.approx(novel_ap, abs=1e-4)
     assert printed['base_ap50'] == pytest.approx(base_ap, abs=1e-4)
     assert printed['all_ap50'] == pytest.approx(all_ap, abs=1e-3)  # mmdet rounds it to 3
+
+
+def test_dist_test_two_processes_give_the_same_ov_metrics(ov_test_run, tmp_path):
+    config, checkpoint, printed, _ = ov_test_run
+    proc = run_tool(['tools/dist_test.sh', config, checkpoint, 2, '--work-dir', tmp_path],
+                    env=dict(PORT=str(_free_port())))
+    assert 'Distributed launcher: pytorch' in proc.log
+    for rank in (0, 1):
+        assert f'[ovdkit] no CUDA device: rank {rank}' in proc.log
+    # each process evaluates half of the 8 images; the gathered results are the same
+    assert dict(re.findall(OV_METRICS, proc.log)) == printed
+    assert len(printed) == 3

@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Per-image detection latency with the 1203-name LVIS vocabulary vs the 65 OV-COCO names.
+"""Per-image detection latency with a large vocabulary (LVIS's 1203 names, or N synthetic
+names) vs the 65 OV-COCO names.
 
-    python tools/benchmark/vocab_scaling.py [--config C --checkpoint K] [--num-images 16]
-        [--rounds 3] [--clip-model OVD-TinyCLIP-RN] [--clip-weights PATH] [--templates single]
+    python tools/benchmark/vocab_scaling.py [--names 20000] [--config C --checkpoint K]
+        [--num-images 16] [--rounds 3] [--clip-model OVD-TinyCLIP-RN] [--clip-weights PATH]
+        [--templates single]
 
 The same detector runs on the same images with both vocabularies, through
 :class:`ovdkit.apis.OVDInferencer`. Both vocabularies are embedded (and cached) before any
@@ -19,7 +21,12 @@ explicitly, ``pretrained=None``) and the single prompt template; images are toy-
 Latency does not depend on the weights' values except through how many boxes pass the score
 threshold, so ``--config/--checkpoint/--clip-weights`` can time a trained model instead.
 
-Last line: one JSON object, ``{"latency_1203_over_65": ..., "ms_65": ..., "ms_1203": ...}``.
+``--names N``: the large vocabulary is N synthetic names (``--names 1203``, the default, is
+LVIS's). Where the time goes is printed on the line before the last, per vocabulary: the RoI
+classifier (region x text-embedding cosine logits) and the box post-processing (NMS), in ms per
+image, measured in the same passes.
+
+Last line: one JSON object, ``{"latency_N_over_65": ..., "ms_65": ..., "ms_N": ...}``.
 """
 import argparse
 import json
@@ -40,6 +47,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--config', default=DEFAULT_CONFIG)
     p.add_argument('--checkpoint', help='default: the config\'s model at random init')
+    p.add_argument('--names', type=int, default=1203,
+                   help='size of the large vocabulary: 1203 = LVIS; any other number: '
+                        'synthetic names')
     p.add_argument('--num-images', type=int, default=16)
     p.add_argument('--rounds', type=int, default=6)
     p.add_argument('--clip-model', default='OVD-TinyCLIP-RN')
@@ -71,6 +81,43 @@ def toy_images(num: int, seed: int, size: int = 128):
     return images
 
 
+def synthetic_names(num: int):
+    """``num`` distinct made-up names of 2-3 words (deterministic), e.g. ``'kobe ralu'``."""
+    syllables = [c + v for c in 'bdfgklmnprstvz' for v in 'aeiou']  # 70
+    names = []
+    for i in range(num):
+        a, b, c = i % 70, (i // 70) % 70, i // 4900
+        word = syllables[a] + syllables[(a + b) % 70]
+        names.append(f'{word} {syllables[b]}{syllables[c % 70]}' +
+                     (f' {syllables[c // 70]}' if c >= 70 else ''))
+    return tuple(names)
+
+
+class SectionTimer:
+    """Accumulates the seconds spent in the head's classifier and post-processing."""
+
+    def __init__(self, head) -> None:
+        self.seconds = {'classifier': 0.0, 'post-processing': 0.0}
+        self.head = head
+        self._wrap(head.fc_cls, 'forward', 'classifier')
+        self._wrap(head, '_predict_by_feat_single', 'post-processing')
+
+    def _wrap(self, owner, attribute, section) -> None:
+        inner = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            out = inner(*args, **kwargs)
+            self.seconds[section] += time.perf_counter() - start
+            return out
+        setattr(owner, attribute, timed)
+
+    def take(self):
+        """The seconds accumulated since the last call, per section."""
+        out, self.seconds = self.seconds, {k: 0.0 for k in self.seconds}
+        return out
+
+
 def time_passes(inferencer, vocabularies, batches, rounds, variants):
     """Seconds of ``inferencer.forward`` per (variant, vocabulary size) and image.
 
@@ -82,8 +129,11 @@ def time_passes(inferencer, vocabularies, batches, rounds, variants):
         variants: Name -> ``(enter, leave)`` callables run (untimed) around each variant.
 
     Returns:
-        ``{(variant, size): [[seconds per round] per image]}`` and the detections per image.
+        ``{(variant, size): [[seconds per round] per image]}``, the detections per image and
+        ``{(variant, size): {section: ms per image}}`` when a head has a ``section_timer``.
     """
+    timer = getattr(inferencer, 'section_timer', None)
+    sections = {}
     keys = [(v, size) for v in variants for size in vocabularies]
     times = {key: [[] for _ in batches] for key in keys}
     found = {key: 0 for key in keys}
@@ -94,6 +144,8 @@ def time_passes(inferencer, vocabularies, batches, rounds, variants):
             enter, leave = variants[variant]
             enter()
             inferencer.set_vocabulary(list(vocabularies[size]))  # untimed swap
+            if timer is not None:
+                timer.take()
             for image_index, data in enumerate(batches):
                 start = time.perf_counter()
                 preds = inferencer.forward(data)
@@ -101,8 +153,12 @@ def time_passes(inferencer, vocabularies, batches, rounds, variants):
                 if round_index:
                     times[variant, size][image_index].append(elapsed)
                     found[variant, size] += len(preds[0].pred_instances)
+            if timer is not None and round_index:
+                acc = sections.setdefault((variant, size), {})
+                for section, sec in timer.take().items():
+                    acc[section] = acc.get(section, 0.0) + 1000 * sec / (rounds * len(batches))
             leave()
-    return times, {key: n / (rounds * len(batches)) for key, n in found.items()}
+    return times, {key: n / (rounds * len(batches)) for key, n in found.items()}, sections
 
 
 def mmdet_nms_variant(model):
@@ -110,11 +166,17 @@ def mmdet_nms_variant(model):
     from mmdet.models.roi_heads.bbox_heads import BBoxHead
     head = model.roi_head.bbox_head
 
+    saved = {}
+
     def enter():
+        saved['method'] = head.__dict__.get('_predict_by_feat_single')  # e.g. a SectionTimer
         head._predict_by_feat_single = types.MethodType(BBoxHead._predict_by_feat_single, head)
 
     def leave():
-        del head._predict_by_feat_single
+        if saved['method'] is None:
+            del head._predict_by_feat_single
+        else:
+            head._predict_by_feat_single = saved['method']
     return enter, leave
 
 
@@ -147,15 +209,20 @@ def main(argv=None) -> None:
             torch.save(dict(state_dict=model.state_dict()), checkpoint)
         inferencer = OVDInferencer(args.config, checkpoint, device=args.device,
                                    cfg_options=options)
-        vocabularies = {65: OV_COCO_CLASSES, 1203: LVIS_V1_CLASSES}
+        large = LVIS_V1_CLASSES if args.names == 1203 else synthetic_names(args.names)
+        vocabularies = {65: OV_COCO_CLASSES, args.names: large}
+        start = time.perf_counter()
         for names in vocabularies.values():  # embed and cache both before any timing
             inferencer.set_vocabulary(list(names))
+        print(f'vocabularies embedded and cached in {time.perf_counter() - start:.1f} s')
         batches = [next(iter(inferencer.preprocess([image], batch_size=1)))[1]
                    for image in toy_images(args.num_images, args.seed)]
         variants = {'ovdkit': (lambda: None, lambda: None)}
         if args.compare_mmdet_nms:
             variants['mmdet-nms'] = mmdet_nms_variant(inferencer.model)
-        times, found = time_passes(inferencer, vocabularies, batches, args.rounds, variants)
+        inferencer.section_timer = SectionTimer(inferencer.model.roi_head.bbox_head)
+        times, found, sections = time_passes(inferencer, vocabularies, batches, args.rounds,
+                                             variants)
     # Per image the fastest of the rounds (the least disturbed), then the mean over images.
     ms = {key: 1000 * statistics.mean(min(t) for t in per_image)
           for key, per_image in times.items()}
@@ -165,13 +232,18 @@ def main(argv=None) -> None:
               f'{args.rounds} rounds, mean over {len(batches)} images; median of all passes '
               f'{1000 * statistics.median(every):.1f} ms), {found[variant, size]:.1f} '
               f'detections/image')
+    big = args.names
+    print(json.dumps({f'{variant}_{size}_{section}_ms': round(value, 2)
+                      for (variant, size), per in sections.items() if variant == 'ovdkit'
+                      for section, value in per.items()}))
     if args.compare_mmdet_nms:
-        print(json.dumps(dict(mmdet_nms_latency_1203_over_65=round(
-            ms['mmdet-nms', 1203] / ms['mmdet-nms', 65], 3), mmdet_nms_ms_65=round(
-            ms['mmdet-nms', 65], 2), mmdet_nms_ms_1203=round(ms['mmdet-nms', 1203], 2))))
-    print(json.dumps(dict(latency_1203_over_65=round(ms['ovdkit', 1203] / ms['ovdkit', 65], 3),
-                          ms_65=round(ms['ovdkit', 65], 2), ms_1203=round(ms['ovdkit', 1203], 2))))
-
+        print(json.dumps({f'mmdet_nms_latency_{big}_over_65': round(
+            ms['mmdet-nms', big] / ms['mmdet-nms', 65], 3),
+            'mmdet_nms_ms_65': round(ms['mmdet-nms', 65], 2),
+            f'mmdet_nms_ms_{big}': round(ms['mmdet-nms', big], 2)}))
+    print(json.dumps({f'latency_{big}_over_65': round(ms['ovdkit', big] / ms['ovdkit', 65], 3),
+                      'ms_65': round(ms['ovdkit', 65], 2),
+                      f'ms_{big}': round(ms['ovdkit', big], 2)}))
 
 if __name__ == '__main__':
     main()

@@ -7,23 +7,33 @@
 
 Writes instances_train2017_seen_2.json (base annotations only; images without a base box are
 dropped, as mmdet's coco2ovd.py does) and instances_val2017_all_2.json (all 65 categories).
-The inputs are never modified; outputs are written atomically.
+The inputs are never modified; outputs are written atomically, and only after every input
+has been read and checked. Exit status 2 (one line naming the file) for an input that is not
+JSON, not COCO-format or has no OV-COCO category.
 """
 import argparse
 import json
+import os
+import sys
 
-from ovdkit.datasets.converters import coco_to_ov_coco
+from ovdkit.datasets.converters import ConverterInputError, coco_to_ov_coco
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog=os.path.basename(__file__),
+                                     description=__doc__.splitlines()[0])
     parser.add_argument('train_json', help='COCO instances_train2017.json')
     parser.add_argument('val_json', help='COCO instances_val2017.json')
     parser.add_argument('--out-dir', required=True, help='folder for the two OV-COCO files')
-    args = parser.parse_args()
-    counts = coco_to_ov_coco(args.train_json, args.val_json, args.out_dir)
-    print(json.dumps(counts))
+    args = parser.parse_args(argv)
+    try:
+        counts = coco_to_ov_coco(args.train_json, args.val_json, args.out_dir)
+        print(json.dumps(counts))
+    except ConverterInputError as exc:
+        print(f'{parser.prog}: error: {exc}', file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

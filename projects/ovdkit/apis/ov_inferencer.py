@@ -12,8 +12,9 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from torch import nn
 
-from ..datasets.vocabularies import resolve_vocabulary
+from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
 from ..utils.atomic_io import atomic_write, write_json_atomic
+from ..utils.config_variables import merge_cfg_options
 
 VocabularyType = Union[str, Sequence[str]]
 
@@ -46,6 +47,50 @@ def name_palette(names: Sequence[str]) -> List[Tuple[int, int, int]]:
         digest = hashlib.md5(name.encode('utf-8')).digest()
         palette.append(tuple(64 + int(b) * 191 // 255 for b in digest[:3]))
     return palette
+
+
+def draw_prediction(visualizer, image: np.ndarray, pred: DetDataSample, name: str,
+                    zoom: int = 1, pred_score_thr: float = 0.3, **kwargs) -> np.ndarray:
+    """Draws a prediction's boxes, names and scores with mmdet's visualizer.
+
+    Args:
+        visualizer: A ``DetLocalVisualizer`` whose ``dataset_meta`` holds the vocabulary.
+        image: ``(H, W, 3)`` RGB image.
+        pred: Prediction (``pred_instances`` with bboxes, scores, labels).
+        name: Image name (for the visualizer's backends).
+        zoom: Integer nearest-neighbour enlargement before drawing.
+        pred_score_thr: Lowest score drawn.
+        **kwargs: ``show``, ``wait_time``, ``draw_pred`` of ``add_datasample``.
+
+    Returns:
+        ``(H * zoom, W * zoom, 3)`` RGB drawing.
+    """
+    # clone() is shallow: new instances, so the caller's prediction keeps its boxes. Drawn in
+    # ascending score order: where one box carries several names (NMS is per class), the best
+    # one is drawn last, on top.
+    pred = pred.clone()
+    instances = pred.pred_instances
+    instances = instances[instances.scores.argsort()]
+    if zoom != 1:
+        image = mmcv.imrescale(image, zoom, interpolation='nearest')
+        instances.bboxes = instances.bboxes * zoom
+    pred.pred_instances = instances
+    visualizer.add_datasample(name, image, pred, draw_gt=False, pred_score_thr=pred_score_thr,
+                              **kwargs)
+    return visualizer.get_image()
+
+
+def save_drawing(drawn: np.ndarray, path: Union[str, Path]) -> None:
+    """Writes an RGB drawing atomically, in the format of ``path``'s suffix (PNG if none)."""
+    path = Path(path)
+    # Encoded in memory: the temporary name's suffix would not tell cv2 the format.
+    suffix = path.suffix.lower() or '.png'
+    # cv2's default PNG level (1) makes files about twice as large as level 9
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if suffix == '.png' else []
+    ok, encoded = cv2.imencode(suffix, drawn[..., ::-1], params)
+    if not ok:
+        raise ValueError(f'cannot encode a drawing as {path.suffix!r} ({path})')
+    atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
 
 
 class OVDInferencer(DetInferencer):
@@ -90,12 +135,13 @@ class OVDInferencer(DetInferencer):
             config = Config.fromfile(str(config))
         else:
             self.config_path = config.filename or '<Config>'
-        if cfg_options:
-            config.merge_from_dict(cfg_options)
+        # checks the overrides, merges them, re-points settings built from changed variables
+        merge_cfg_options(config, cfg_options)
         if checkpoint is None or not osp.isfile(str(checkpoint)):
             raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
         self.checkpoint_path = str(checkpoint)
         self._classes: Tuple[str, ...] = ()
+        self._entries: Tuple[str, ...] = ()
         super().__init__(model=config, weights=str(checkpoint), device=device,
                          show_progress=show_progress)
         self.heads = open_vocabulary_heads(self.model)
@@ -148,7 +194,8 @@ class OVDInferencer(DetInferencer):
 
         Args:
             vocabulary: A list of names, a builtin name (``'coco'``, ``'lvis'``,
-                ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``.
+                ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``;
+                ``'television|tv|monitor'`` is one class with synonyms, named by its first.
 
         Returns:
             The names in label order.
@@ -159,15 +206,16 @@ class OVDInferencer(DetInferencer):
         """
         if isinstance(vocabulary, str) and not any(n.strip() for n in vocabulary.split(',')):
             raise ValueError('vocabulary: empty vocabulary (no class names given)')
-        names = resolve_vocabulary(vocabulary)
-        if names == self._classes:
+        entries = resolve_vocabulary_entries(vocabulary)  # synonyms reach the heads
+        names = first_names(entries)
+        if entries == self._entries:
             return names
         for head_name, head in self.heads:
-            got = tuple(head.use_vocabulary(names))
+            got = tuple(head.use_vocabulary(entries))
             if got != names:
                 raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
                                    f'{len(got)} names instead of the {len(names)} asked for')
-        self._classes = names
+        self._classes, self._entries = names, entries
         meta = dict(classes=names, palette=name_palette(names))
         self.model.dataset_meta = meta
         if self.visualizer is not None:
@@ -224,30 +272,10 @@ class OVDInferencer(DetInferencer):
             else:
                 image = np.ascontiguousarray(single_input[..., ::-1])
                 name = f'{self.num_visualized_imgs:08d}.jpg'
-            # clone() is shallow: new instances, so the returned prediction keeps its boxes.
-            # Drawn in ascending score order: where one box carries several names (NMS is per
-            # class), the best one is drawn last, on top.
-            pred = pred.clone()
-            instances = pred.pred_instances
-            instances = instances[instances.scores.argsort()]
-            if zoom != 1:
-                image = mmcv.imrescale(image, zoom, interpolation='nearest')
-                instances.bboxes = instances.bboxes * zoom
-            pred.pred_instances = instances
-            self.visualizer.add_datasample(name, image, pred, show=show, wait_time=wait_time,
-                                           draw_gt=False, draw_pred=draw_pred,
-                                           pred_score_thr=pred_score_thr)
-            drawn = self.visualizer.get_image()
+            drawn = draw_prediction(self.visualizer, image, pred, name, zoom, pred_score_thr,
+                                    show=show, wait_time=wait_time, draw_pred=draw_pred)
             if out_dir:
-                # Encoded in memory: the temporary name's suffix would not tell cv2 the format.
-                path = Path(out_dir) / 'vis' / name
-                suffix = path.suffix.lower() or '.png'
-                # cv2's default PNG level (1) makes files about twice as large as level 9
-                params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if suffix == '.png' else []
-                ok, encoded = cv2.imencode(suffix, drawn[..., ::-1], params)
-                if not ok:
-                    raise ValueError(f'cannot encode a drawing as {path.suffix!r} ({path})')
-                atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+                save_drawing(drawn, Path(out_dir) / 'vis' / name)
             results.append(drawn)
             self.num_visualized_imgs += 1
         return results

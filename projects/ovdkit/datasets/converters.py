@@ -9,6 +9,10 @@ OV-LVIS does not reuse mmdet's ``lvis2ovd.py``: that one filters ODVG json-lines
 jsons. Here the rare annotations are removed from an LVIS v1 json, all 1203 categories stay in
 the category list, and images left without annotations are kept (as Detic's
 ``remove_lvis_rare.py`` does; LVIS's federated negatives still describe them).
+
+Both converters read and check every input before they write anything: a file that is not
+JSON, lacks the COCO keys, or matches nothing (no OV-COCO category name; no LVIS
+``frequency``) is a :class:`ConverterInputError` naming the file, and no output is touched.
 """
 import sys
 import importlib.util
@@ -31,14 +35,52 @@ def _mmdet_coco2ovd():
     return module
 
 
+class ConverterInputError(ValueError):
+    """An input annotation file the converter cannot use; the message names it."""
+
+
 def _load(path: Union[str, Path]) -> Dict:
-    with open(path) as f:
-        return json.load(f)
+    """Reads a COCO-format json; checks it is one (a dict with the three lists).
+
+    Raises:
+        ConverterInputError: naming the file and what is wrong.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise ConverterInputError(f'{path}: cannot read it ({exc.strerror})') from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConverterInputError(f'{path}: not valid JSON ({exc}); truncated download?') \
+            from exc
+    missing = [k for k in ('images', 'annotations', 'categories')
+               if not isinstance(data, dict) or not isinstance(data.get(k), list)]
+    if missing:
+        raise ConverterInputError(f'{path}: not a COCO-format annotation file (no '
+                                  f'{", ".join(repr(k) for k in missing)} list)')
+    return data
+
+
+def _check_ov_coco_categories(data: Dict, path: Path) -> None:
+    if not ov_coco_split_of_category_ids(data['categories']):
+        names = [c.get('name') for c in data['categories'][:3]]
+        raise ConverterInputError(
+            f'{path}: none of its {len(data["categories"])} categories (e.g. {names}) is one '
+            f'of the 65 OV-COCO names: not a COCO instances file')
+
+
+def _check_lvis_categories(data: Dict, path: Path) -> None:
+    missing = [c.get('name') for c in data['categories'] if 'frequency' not in c]
+    if missing or not data['categories']:
+        raise ConverterInputError(
+            f'{path}: {len(missing)} of its {len(data["categories"])} categories have no '
+            f'LVIS "frequency" field (e.g. {missing[:3]}): not an LVIS v1 annotation file')
 
 
 def _check_output(src: Path, dst: Path) -> None:
     if src.resolve() == dst.resolve():
-        raise ValueError(f'output {dst} is the input file: the input is never overwritten')
+        raise ConverterInputError(f'output {dst} is the input file: the input is never '
+                                  f'overwritten')
 
 
 def coco_to_ov_coco(train_json: Union[str, Path], val_json: Union[str, Path],
@@ -50,16 +92,24 @@ def coco_to_ov_coco(train_json: Union[str, Path], val_json: Union[str, Path],
 
     Returns:
         Counts per split: ``images``, ``annotations``, ``categories`` and the output ``path``.
+
+    Raises:
+        ConverterInputError: an input is unreadable, not JSON, not COCO-format, or has no
+            OV-COCO category; nothing is written then.
     """
     coco2ovd = _mmdet_coco2ovd()
     jobs = [(Path(train_json), ['seen'], 'instances_train2017_seen_2.json'),
             (Path(val_json), ['seen', 'unseen'], 'instances_val2017_all_2.json')]
+    inputs = []
+    for src, _, name in jobs:  # every input is read and checked before anything is written
+        _check_output(src, Path(out_dir) / name)
+        data = _load(src)
+        _check_ov_coco_categories(data, src)
+        inputs.append(data)
     bar = ProgressBar(2 * len(jobs), file=sys.stderr) if progress else None
     counts = {}
-    for src, splits, name in jobs:
+    for (src, splits, name), data in zip(jobs, inputs):
         dst = Path(out_dir) / name
-        _check_output(src, dst)
-        data = _load(src)
         coco2ovd.filter_annotation(data, splits, ov_coco_split_of_category_ids(
             data['categories']))
         if bar:
@@ -83,10 +133,15 @@ def lvis_to_ov_lvis(train_json: Union[str, Path], out_json: Union[str, Path],
 
     Returns:
         Counts: ``images``, ``annotations``, ``removed_annotations``, ``categories``, ``path``.
+
+    Raises:
+        ConverterInputError: the input is unreadable, not JSON, not COCO-format, or a
+            category has no LVIS ``frequency``; nothing is written then.
     """
     src, dst = Path(train_json), Path(out_json)
     _check_output(src, dst)
     data = _load(src)
+    _check_lvis_categories(data, src)
     novel = set(lvis_split(data)['novel_category_ids'])
     out = {k: v for k, v in data.items() if k != 'annotations'}
     kept = []

@@ -7,6 +7,7 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.token_feature_cache import vocabulary_token_features
 from .grounding_positive_map import flatten_prompt_tokens
 from .grounding_region_word_aligner import RegionWordAligner
@@ -28,10 +29,11 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     projected to CLIP's space and normalised; a :class:`RegionWordAligner` scores every region
     against every token (``cos / temperature + bias``), optionally after a cross-attention in
     which regions attend to the tokens (``fusion``). Each class owns the token span of its name
-    (the positive map; separators and start / end tokens are not scored). Training: a sigmoid
-    focal loss (or BCE) over tokens, the positives of a foreground region being the tokens of
-    its class, normalised by the number of foreground regions. Evaluation: a class's score is
-    the mean of its tokens' probabilities. Box regression is class-agnostic.
+    (the positive map; separators and start / end tokens are not scored); a class with synonyms
+    (``'television|tv'``) owns one span per synonym. Training: a sigmoid focal loss (or BCE)
+    over tokens, the positives of a foreground region being the tokens of its class (all its
+    synonyms), normalised by the number of foreground regions. Evaluation: a span's score is
+    the mean of its tokens' probabilities, a class's the best of its spans. Box regression is class-agnostic.
 
     In ``train()`` mode the head uses the training vocabulary (the dataset's labels) and its
     ``cls_score`` is token logits ``(N, T)``; in ``eval()`` mode it uses the test vocabulary,
@@ -69,7 +71,7 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                  loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
         self._init_vocabularies(vocabulary, test_vocabulary, kwargs)
         self.names_per_prompt = names_per_prompt
-        self._tokens: Dict[str, Tuple[Tensor, Tensor]] = {}
+        self._tokens: Dict[str, Tuple[Tensor, Tensor, Tensor]] = {}
         kwargs['cls_predictor_cfg'] = dict(
             type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
             prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
@@ -78,16 +80,22 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         self._building = False
 
     def _flatten_checked(self, names: Sequence[str], tokens: Mapping[str, Tensor],
-                         source: str) -> Tuple[Tensor, Tensor]:
+                         source: str) -> Tuple[Tensor, Tensor, Tensor]:
         dim = tokens['features'].shape[-1]
         if dim != self.fc_cls.embed_dim:
             raise ValueError(f'{type(self).__name__}: token features of dimension {dim} '
                              f'({source}) do not match the head\'s embed_dim '
                              f'{self.fc_cls.embed_dim}')
-        if len(tokens['spans']) != len(names):
+        owners = tokens.get('owners')
+        if owners is None:
+            owners = torch.arange(len(tokens['spans']))
+        if len(tokens['spans']) != len(owners) or \
+                torch.unique(owners).tolist() != list(range(len(names))):
             raise ValueError(f'{type(self).__name__}: {len(names)} class names but '
-                             f'{len(tokens["spans"])} token spans ({source})')
-        return flatten_prompt_tokens(tokens)
+                             f'{len(tokens["spans"])} token spans owned by classes '
+                             f'{sorted(set(owners.tolist()))[:10]} ({source})')
+        features, span_map = flatten_prompt_tokens(tokens)
+        return features, span_map, owners
 
     def set_test_vocabulary(self, classes: Sequence[str], tokens: Mapping[str, Tensor]) -> None:
         """Swaps the evaluation vocabulary in place.
@@ -97,7 +105,8 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             tokens: Their prompts' token features, as
                 :func:`ovdkit.text.token_feature_cache.vocabulary_token_features` returns them
                 (``features`` ``(K, L, D)``, ``attention_mask`` ``(K, L)``, ``spans``
-                ``(C, 3)``).
+                ``(S, 3)`` and optionally ``owners`` ``(S,)``, the class of each synonym's
+                span; without it ``S = C``).
         """
         self._tokens['test'] = self._flatten_checked(classes, tokens, 'set_test_vocabulary')
         self._test_classes = tuple(classes)
@@ -125,7 +134,8 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                                                   self.names_per_prompt)
         self._tokens['test'] = self._flatten_checked(names, tokens, str(cfg.get('model')))
         self._test_classes = names
-        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=names)
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg,
+                                        classes=resolve_vocabulary_entries(classes))
         self._loaded = None
         return names
 

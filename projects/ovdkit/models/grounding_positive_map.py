@@ -1,5 +1,5 @@
 """Positive maps (class -> token span) and the token-to-class score merge of grounding heads."""
-from typing import Mapping, Tuple
+from typing import Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -47,15 +47,39 @@ def flatten_prompt_tokens(tokens: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]
     return features[keep].float(), positive_map
 
 
-def class_scores_from_token_scores(token_scores: Tensor, positive_map: Tensor) -> Tensor:
-    """Class scores as the mean of their tokens' scores (GLIP).
+def class_positive_map(span_map: Tensor, owners: Tensor, num_classes: int) -> Tensor:
+    """The class -> token map of spans grouped into classes (synonyms): their union.
+
+    Args:
+        span_map: ``(S, T)`` binary span -> token map (:func:`flatten_prompt_tokens`).
+        owners: ``(S,)`` int64 class of each span, in ``[0, num_classes)``.
+        num_classes: C.
+
+    Returns:
+        ``(C, T)`` float32: 1 on the tokens of every synonym of the class.
+    """
+    out = span_map.new_zeros(num_classes, span_map.shape[1])
+    return out.index_add_(0, owners.to(span_map.device), span_map.float()).clamp_(max=1.0)
+
+
+def class_scores_from_token_scores(token_scores: Tensor, positive_map: Tensor,
+                                   owners: Optional[Tensor] = None,
+                                   num_classes: Optional[int] = None) -> Tensor:
+    """Class scores: the mean of a span's tokens' scores (GLIP), the best span of a class.
 
     Args:
         token_scores: ``(N, T)`` token probabilities.
-        positive_map: ``(C, T)`` binary map.
+        positive_map: ``(S, T)`` binary span map (one span per class when ``owners`` is None).
+        owners: ``(S,)`` class of each span (synonyms), or None (span ``s`` is class ``s``).
+        num_classes: C (needed with ``owners``).
 
     Returns:
         ``(N, C)`` scores, one column per class in vocabulary order.
     """
     weights = positive_map / positive_map.sum(dim=1, keepdim=True).clamp(min=1)
-    return token_scores @ weights.t()
+    span_scores = token_scores @ weights.t()
+    if owners is None:
+        return span_scores
+    index = owners.to(span_scores.device).expand(span_scores.shape[0], -1)
+    out = span_scores.new_full((span_scores.shape[0], num_classes), float('-inf'))
+    return out.scatter_reduce_(1, index, span_scores, reduce='amax', include_self=True)

@@ -8,7 +8,7 @@ from mmdet.registry import MODELS
 from torch import Tensor, nn
 
 from .grounding_fusion import RegionWordFusion
-from .grounding_positive_map import class_scores_from_token_scores
+from .grounding_positive_map import class_positive_map, class_scores_from_token_scores
 
 
 @MODELS.register_module()
@@ -52,6 +52,8 @@ class RegionWordAligner(nn.Module):
         self.bias0 = nn.Parameter(torch.tensor(self._prior_bias()))
         self.register_buffer('token_features', torch.zeros(0, embed_dim), persistent=False)
         self.register_buffer('positive_map', torch.zeros(0, 0), persistent=False)
+        self.register_buffer('span_map', torch.zeros(0, 0), persistent=False)
+        self.register_buffer('span_owners', torch.zeros(0, dtype=torch.long), persistent=False)
 
     @property
     def embed_dim(self) -> int:
@@ -73,12 +75,15 @@ class RegionWordAligner(nn.Module):
         if self.fusion is not None:
             self.fusion.init_weights()
 
-    def set_tokens(self, features: Tensor, positive_map: Tensor) -> None:
+    def set_tokens(self, features: Tensor, positive_map: Tensor,
+                   owners: Optional[Tensor] = None) -> None:
         """Installs a vocabulary's tokens on the aligner's device.
 
         Args:
             features: ``(T, D)`` token features (normalised here).
-            positive_map: ``(C, T)`` binary class -> token map.
+            positive_map: ``(S, T)`` binary span -> token map, one span per class or, with
+                ``owners``, one per synonym.
+            owners: ``(S,)`` int64 class of each span; None: span ``c`` is class ``c``.
         """
         if features.ndim != 2 or features.shape[1] != self.embed_dim:
             raise ValueError(f'token features of shape {tuple(features.shape)} do not fit an '
@@ -88,7 +93,14 @@ class RegionWordAligner(nn.Module):
                              f'{features.shape[0]} tokens')
         device = self.projection.weight.device
         self.token_features = F.normalize(features.float(), dim=-1).to(device)
-        self.positive_map = positive_map.float().to(device)
+        span_map = positive_map.float().to(device)
+        if owners is None:
+            owners = torch.arange(len(span_map))
+        owners = owners.long().to(device)
+        num_classes = int(owners.max()) + 1 if len(owners) else 0
+        self.span_map, self.span_owners = span_map, owners
+        # training targets: every token of every synonym of the class is a positive
+        self.positive_map = class_positive_map(span_map, owners, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         """Token logits ``(N, T)`` of region features ``(N, in_features)``."""
@@ -102,5 +114,7 @@ class RegionWordAligner(nn.Module):
         return regions @ self.token_features.t() / self.temperature + bias
 
     def class_scores(self, token_logits: Tensor) -> Tensor:
-        """Class probabilities ``(N, C)``: mean of each class's tokens' sigmoid (GLIP)."""
-        return class_scores_from_token_scores(token_logits.sigmoid(), self.positive_map)
+        """Class probabilities ``(N, C)``: mean of each span's tokens' sigmoid (GLIP), the best
+        span of the class's synonyms."""
+        return class_scores_from_token_scores(token_logits.sigmoid(), self.span_map,
+                                              self.span_owners, len(self.positive_map))

@@ -9,6 +9,22 @@ from torch import Tensor
 from ..datasets.vocabularies import resolve_vocabulary
 
 
+def _kth_best_lower_bound(class_scores: Tensor, k: int):
+    """A score that at least ``k`` pairs of ``class_scores`` ``(N, C)`` reach, or None.
+
+    The k-th best of the maxima of column blocks (8 a row, over the first ``8 * (C // 8)``
+    columns): each maximum is a real pair, so at least ``k`` pairs score that much. One pass
+    over the scores, and much higher than a low ``score_thr``.
+    """
+    num, num_classes = class_scores.shape
+    blocks = 8 if num_classes >= 8 else 1
+    width = num_classes // blocks
+    maxima = class_scores[:, :blocks * width].reshape(num, blocks, width).amax(dim=2)
+    if maxima.numel() < k:
+        return None
+    return maxima.reshape(-1).topk(k).values[-1]
+
+
 def shared_box_multiclass_nms(bboxes: Tensor, scores: Tensor, score_thr: float, nms_cfg: Mapping,
                               max_num: int = -1) -> Tuple[Tensor, Tensor]:
     """mmdet's ``multiclass_nms`` for boxes shared by all classes, without the ``N x C`` cost.
@@ -33,21 +49,26 @@ def shared_box_multiclass_nms(bboxes: Tensor, scores: Tensor, score_thr: float, 
         ``(K, 5)`` detections (x1, y1, x2, y2, score) sorted by score, and ``(K,)`` labels.
     """
     num_classes = scores.size(1) - 1
-    flat = scores[:, :-1].reshape(-1)
-    candidates = (flat > score_thr).nonzero(as_tuple=False).squeeze(1)
-    candidate_scores = flat[candidates]
-    total = candidates.numel()
-    k = total if max_num <= 0 else min(total, 4 * max_num)
+    class_scores = scores[:, :-1]  # a view: no (N, C) copy
+    k = 4 * max_num
     while True:
-        top, order = candidate_scores.topk(k)
-        pairs = candidates[order]
+        # Only pairs scoring at least the k-th best of some k real pairs can be among the top
+        # k: with a low threshold and many classes this leaves thousands of pairs, not millions.
+        bound = _kth_best_lower_bound(class_scores, k) if max_num > 0 else None
+        complete = bound is None or bound <= score_thr  # every pair above score_thr is in
+        mask = class_scores > score_thr if complete else class_scores >= bound
+        rows, cols = mask.nonzero(as_tuple=True)  # row-major, as flattened
+        candidate_scores = class_scores[rows, cols]
+        total = candidate_scores.numel()
+        top, order = candidate_scores.topk(total if max_num <= 0 else min(k, total))
+        pairs = (rows * num_classes + cols)[order]
         labels = pairs % num_classes
-        if k == 0:
+        if top.numel() == 0:
             return torch.cat([bboxes.new_zeros(0, 4), top[:, None]], -1), labels
         dets, keep = batched_nms(bboxes[pairs // num_classes], top, labels, dict(nms_cfg))
-        if k == total or len(keep) >= max_num:
+        if (complete and top.numel() == total) or len(keep) >= max_num:
             break
-        k = min(total, 4 * k)
+        k = 4 * k
     if max_num > 0:
         dets, keep = dets[:max_num], keep[:max_num]
     return dets, labels[keep]
@@ -70,11 +91,20 @@ class OpenVocabularyHeadMixin:
                            kwargs: Dict) -> None:
         """Records the vocabulary configs and fixes the mmdet arguments they decide.
 
+        The test vocabulary inherits the training one's keys (CLIP model, weights, templates,
+        cache) except its ``path`` when it names its own ``classes``.
+
         ``num_classes`` is dropped from ``kwargs`` (inherited mmdet configs say 80) and box
         regression is made class-agnostic (the classes are open).
         """
         self.vocabulary_cfg = dict(vocabulary)
-        self.test_vocabulary_cfg = dict(vocabulary, **(test_vocabulary or {}))
+        test_vocabulary = dict(test_vocabulary or {})
+        inherited = dict(vocabulary)
+        if 'classes' in test_vocabulary and 'path' not in test_vocabulary:
+            # A `path` file holds the embeddings of the training names: test names given
+            # without their own file come through the CLIP weights, never from that file.
+            inherited.pop('path', None)
+        self.test_vocabulary_cfg = dict(inherited, **test_vocabulary)
         kwargs.pop('num_classes', None)
         kwargs['reg_class_agnostic'] = True
         self._train_classes: Optional[Tuple[str, ...]] = None

@@ -86,6 +86,15 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
         """
         return self.image_embeddings_of(self._forward_with_cls_features(roi_feats)[2])
 
+    def use_vocabulary(self, classes) -> Tuple[str, ...]:
+        """ViLD-text's vocabulary swap; with ``ensemble`` the training vocabulary is resolved
+        now too (its names decide each class's text weight), so that a missing vocabulary file
+        is an error of the swap, not of the first image."""
+        names = super().use_vocabulary(classes)
+        if self.ensemble is not None:
+            self.train_classes  # noqa: B018  (resolves and memoises; raises if unreadable)
+        return names
+
     def _base_class_mask(self) -> Tensor:
         """``(C,)`` bool: which test classes are in the training vocabulary (memoised per
         test vocabulary, since it is needed on every eval forward)."""

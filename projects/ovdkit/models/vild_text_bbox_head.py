@@ -5,6 +5,7 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.vocabulary_embeddings import vocabulary_embeddings
 from .open_vocabulary_head import OpenVocabularyHeadMixin
 
@@ -86,6 +87,9 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                 f'({cfg.get("model")}) do not match the head\'s embed_dim '
                 f'{self.fc_cls.projection.out_features}')
         self.set_test_vocabulary(names, embeddings)
+        # keeps the synonyms: the config re-resolves to these embeddings
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg,
+                                        classes=resolve_vocabulary_entries(classes))
         return names
 
     def _ensure_embeddings(self) -> None:

@@ -5,18 +5,30 @@ Used by ``tools/precompute_clip_regions.py`` and the toy-world pipeline. Shard b
 detector's RPN gives the top-M class-agnostic proposals after NMS, and
 :class:`CLIPRegionEmbedder` embeds their 1x and 1.5x crops from the same image tensor. Batches
 never straddle shards, so a restart recomputes whole shards exactly as they were first computed.
+
+Distributed (torch.distributed initialised, e.g. by ``tools/dist_precompute_clip_regions.sh``):
+rank ``r`` of ``W`` computes the pending shards ``s`` with ``s % W == r``. The assignment depends
+on nothing but the shard number, so no two ranks ever write the same shard, whenever each one
+looks at which shards are pending. Store-wide files are rank 0's alone: it writes ``meta.json``
+and clears stale temporary files before the others open the store (a barrier), and rebuilds
+``index.json`` from the shard markers once every rank is done (another barrier). A rank killed
+at any moment leaves only whole shards (marker last) and unmarked ones that the next run, with
+any number of ranks, recomputes to the same bytes.
 """
+import os
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine import dist
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
 from ..text.embedding_cache import file_sha256
+from ..utils.config_variables import merge_cfg_options
 from .clip_region_embedder import CLIPRegionEmbedder
 from .region_store import CLIPRegionStore
 
@@ -95,48 +107,68 @@ def precompute_clip_regions(config: str, checkpoint: str, clip_model: str,
         batch_size: Images per batch.
         workers: DataLoader worker processes.
         shard_size: Images per shard (the unit of restart).
-        device: ``'cpu'`` or ``'cuda'``.
+        device: ``'cpu'`` or ``'cuda'`` (in a distributed run: the rank's ``LOCAL_RANK`` GPU).
         cfg_options: Overrides merged into the config first (like ``--cfg-options``).
         progress: Show a progress bar (stderr) with images/s and crops/s.
 
     Returns:
         Figures: images and crops computed in this run, shards written / already done,
-        seconds, images/s, crops/s.
+        seconds, images/s, crops/s (summed over the ranks of a distributed run), ranks.
     """
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules
 
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)  # re-points settings built from changed variables
     dataset = DATASETS.build(_image_dataset_cfg(cfg))
     image_keys = [str(dataset.get_data_info(i)['img_id']) for i in range(len(dataset))]
     if len(set(image_keys)) != len(image_keys):
         raise ValueError(f'{config}: image ids are not unique in the training dataset')
+    rank, world = dist.get_dist_info()
+    if world > 1 and device == 'cuda':
+        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
     embedder = CLIPRegionEmbedder(clip_model, clip_pretrained, crop_scales, device)
     nms_iou = float(cfg.model.test_cfg.rpn.nms.get('iou_threshold', 0.7))
-    store = CLIPRegionStore.create(out, _store_settings(
-        config, checkpoint, embedder, num_regions, batch_size, shard_size, image_keys, nms_iou))
-    pending = store.pending_shards()
+    settings = _store_settings(config, checkpoint, embedder, num_regions, batch_size,
+                               shard_size, image_keys, nms_iou)
+    if rank == 0:
+        store = CLIPRegionStore.create(out, settings)
+    dist.barrier()  # meta.json written, stale temporary files gone
+    if rank != 0:
+        store = CLIPRegionStore.create(out, settings, writer=False)
+    mine = [s for s in range(store.num_shards) if s % world == rank]
+    pending = [s for s in mine if not store.is_shard_complete(s)]
     figures = dict(images=0, crops=0, shards_written=0,
-                   shards_already_done=store.num_shards - len(pending))
+                   shards_already_done=len(mine) - len(pending))
     start = time.perf_counter()
     if pending:
         detector = _load_detector(cfg, checkpoint, num_regions, device)
         figures.update(_fill_shards(store, dataset, detector, embedder, pending, batch_size,
-                                    workers, shard_size, progress))
-    store.write_index()
+                                    workers, shard_size, progress and rank == 0,
+                                    update_index=world == 1, rank=rank, world=world))
+    if world > 1:
+        totals = torch.tensor([figures[k] for k in _SUMMED], dtype=torch.int64)
+        dist.all_reduce(totals)  # also waits for every rank's last shard
+        figures.update(zip(_SUMMED, totals.tolist()))
+    if rank == 0:
+        store.write_index()
+    dist.barrier()
     seconds = time.perf_counter() - start
     figures.update(seconds=round(seconds, 2), images_per_s=round(figures['images'] / seconds, 2)
                    if seconds > 0 else 0.0, crops_per_s=round(figures['crops'] / seconds, 1)
-                   if seconds > 0 else 0.0, store=str(out), complete=store.complete)
+                   if seconds > 0 else 0.0, store=str(out), complete=store.complete,
+                   ranks=world)
     return figures
+
+
+_SUMMED = ('images', 'crops', 'shards_written', 'shards_already_done')
 
 
 def _fill_shards(store: CLIPRegionStore, dataset, detector, embedder: CLIPRegionEmbedder,
                  pending: List[int], batch_size: int, workers: int, shard_size: int,
-                 progress: bool) -> Dict:
+                 progress: bool, update_index: bool = True, rank: int = 0,
+                 world: int = 1) -> Dict:
     from tqdm import tqdm
 
     total = len(dataset)
@@ -149,7 +181,8 @@ def _fill_shards(store: CLIPRegionStore, dataset, detector, embedder: CLIPRegion
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                         collate_fn=pseudo_collate, persistent_workers=False)
     bar = tqdm(total=sum(len(b) for b in batches), unit='img', file=sys.stderr,
-               disable=not progress, desc='CLIP regions')
+               disable=not progress,
+               desc='CLIP regions' + (f' (rank {rank} of {world})' if world > 1 else ''))
     done = dict(images=0, crops=0, shards_written=0)
     boxes_of_shard: List[np.ndarray] = []
     emb_of_shard: List[np.ndarray] = []
@@ -163,7 +196,8 @@ def _fill_shards(store: CLIPRegionStore, dataset, detector, embedder: CLIPRegion
         last_of_shard = batch_no + 1 == len(batches) or \
             shard_of_batch[batch_no + 1] != shard_of_batch[batch_no]
         if last_of_shard:
-            store.write_shard(shard_of_batch[batch_no], boxes_of_shard, emb_of_shard)
+            store.write_shard(shard_of_batch[batch_no], boxes_of_shard, emb_of_shard,
+                              update_index=update_index)
             boxes_of_shard, emb_of_shard = [], []
             done['shards_written'] += 1
         elapsed = max(time.perf_counter() - start, 1e-9)

@@ -8,13 +8,18 @@ Layout of a store folder::
     shard_00000.embeddings.npy  (K, D) float16 unit-norm CLIP image embeddings
     shard_00000.json            the shard's image keys and row ranges: written LAST, so a shard
                                 without it is unfinished and is recomputed on restart
-    index.json                  image key -> (shard, first row, count), rewritten after each shard
+    index.json                  image key -> (shard, first row, count), rebuilt from the markers
+                                (after each shard by one process; once at the end by rank 0
+                                of a distributed run)
 
 Shard ``s`` always holds the same images (``shard_size`` consecutive images of the image list),
-so a run restarted after a crash writes exactly the files an uninterrupted run writes. Arrays
-are plain ``.npy`` read with ``allow_pickle=False`` (memory-mapped); nothing is unpickled.
+so a run restarted after a crash writes exactly the files an uninterrupted run writes, whichever
+process (or how many) computed each shard. Arrays are plain ``.npy`` files, read row ranges at a
+time with ``pread`` (no pickle, no memory map: a reader's resident memory does not grow with the
+store, however much of it a training epoch touches).
 """
 import json
+import os
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -58,11 +63,13 @@ class CLIPRegionStore:
                                    f'make one with tools/precompute_clip_regions.py')
         self.meta: Dict = json.loads(meta_path.read_text())
         self._index: Optional[Dict[str, List[int]]] = None
-        self._arrays: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
+        self._lookup: Optional[CompactRegionIndex] = None
+        self._layouts: Dict[str, Tuple[int, np.dtype, Tuple[int, ...]]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, root: Union[str, Path], settings: Mapping) -> 'CLIPRegionStore':
+    def create(cls, root: Union[str, Path], settings: Mapping,
+               writer: bool = True) -> 'CLIPRegionStore':
         """Opens ``root`` for writing with ``settings``, creating it if needed.
 
         Args:
@@ -70,10 +77,15 @@ class CLIPRegionStore:
             settings: JSON-able provenance: must include ``image_keys`` (the ordered image
                 list) and ``shard_size``; everything else (CLIP model, weights id, proposal
                 source, ``num_regions``, ``crop_scales``...) is recorded and compared.
+            writer: Whether this process owns the store-wide files: it writes ``meta.json``
+                and clears the temporary files of killed runs. In a distributed run only rank
+                0 does, before the other ranks open the store (``writer=False``: they only
+                check ``settings`` against the ``meta.json`` rank 0 wrote).
 
         Raises:
             RegionStoreError: the folder holds a store made with other settings (the message
-                names the first differing field); nothing in it is changed.
+                names the first differing field; nothing in it is changed), or, with
+                ``writer=False``, holds no store yet.
         """
         root = Path(root)
         meta = dict(settings, format_version=FORMAT_VERSION)
@@ -87,12 +99,14 @@ class CLIPRegionStore:
                     raise RegionStoreError(
                         f'refusing to add to the region store {root}: it was made with another '
                         f'{field!r} ({shown}); use a new --out folder or delete this one')
-        else:
+        elif writer:
             root.mkdir(parents=True, exist_ok=True)
             write_json_atomic(meta, meta_path)
-        # Temporary files of a killed run are never renamed into place; clear them away.
-        for stale in root.glob('.*.tmp'):
-            stale.unlink(missing_ok=True)
+        if writer:
+            # Temporary files of a killed run are never renamed into place; clear them away
+            # (only the writer does, before anyone else starts writing).
+            for stale in root.glob('.*.tmp'):
+                stale.unlink(missing_ok=True)
         return cls(root)
 
     @property
@@ -115,13 +129,15 @@ class CLIPRegionStore:
         return [s for s in range(self.num_shards) if not self.is_shard_complete(s)]
 
     def write_shard(self, shard: int, boxes: Sequence[np.ndarray],
-                    embeddings: Sequence[np.ndarray]) -> None:
-        """Writes one shard: arrays first, then its marker, then the refreshed index.
+                    embeddings: Sequence[np.ndarray], update_index: bool = True) -> None:
+        """Writes one shard: arrays first, then its marker, then (optionally) the index.
 
         Args:
             shard: Shard number.
             boxes: Per image of the shard, ``(K_i, 4)`` boxes.
             embeddings: Per image, ``(K_i, D)`` embeddings (stored as float16).
+            update_index: Rebuild ``index.json`` afterwards. Ranks of a distributed run pass
+                ``False``: the shard files are theirs alone, ``index.json`` is rank 0's.
         """
         keys = self.shard_keys(shard)
         if len(boxes) != len(keys) or len(embeddings) != len(keys):
@@ -139,7 +155,8 @@ class CLIPRegionStore:
         marker = dict(shard=shard, keys=keys, starts=starts, counts=counts,
                       rows=int(sum(counts)))
         atomic_write(f'{stem}.json', lambda tmp: Path(tmp).write_text(_dump(marker)))
-        self.write_index()
+        if update_index:
+            self.write_index()
 
     def write_index(self) -> Dict:
         """Rebuilds ``index.json`` from the completed shards' markers."""
@@ -156,36 +173,64 @@ class CLIPRegionStore:
         index = dict(complete=len(done) == self.num_shards, num_images=len(images),
                      shards=done, images=images)
         atomic_write(self.root / 'index.json', lambda tmp: Path(tmp).write_text(_dump(index)))
-        self._index = None
+        self._index = self._lookup = None
         return index
 
     # -- reading ---------------------------------------------------------------------------
     @property
     def index(self) -> Dict[str, List[int]]:
-        """Image key -> ``[shard, first row, count]`` of the completed shards."""
+        """Image key -> ``[shard, first row, count]`` of the completed shards (a dict, for
+        people and tools; :meth:`get` uses the compact :attr:`lookup` instead)."""
         if self._index is None:
             path = self.root / 'index.json'
             self._index = json.loads(path.read_text())['images'] if path.is_file() else {}
         return self._index
 
     @property
+    def lookup(self) -> 'CompactRegionIndex':
+        """The index as sorted arrays (built once per process from ``index.json``)."""
+        if self._lookup is None:
+            path = self.root / 'index.json'
+            images = json.loads(path.read_text())['images'] if path.is_file() else {}
+            self._lookup = CompactRegionIndex(images)
+        return self._lookup
+
+    @property
     def complete(self) -> bool:
         """Whether every image of the store's image list has been computed."""
-        return len(self.index) == len(self.meta['image_keys'])
+        return len(self.lookup) == len(self.meta['image_keys'])
 
     def __contains__(self, key) -> bool:
-        return str(key) in self.index
+        return self.lookup.find(str(key)) is not None
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.lookup)
 
-    def _shard_arrays(self, shard: int) -> Tuple[np.ndarray, np.ndarray]:
-        if shard not in self._arrays:
-            stem = self.root / _shard_stem(shard)
-            self._arrays[shard] = (
-                np.load(f'{stem}.boxes.npy', mmap_mode='r', allow_pickle=False),
-                np.load(f'{stem}.embeddings.npy', mmap_mode='r', allow_pickle=False))
-        return self._arrays[shard]
+    def _layout(self, path: str) -> Tuple[int, np.dtype, Tuple[int, ...]]:
+        """Data offset, dtype and shape of one ``.npy`` file (its header, read once)."""
+        if path not in self._layouts:
+            with open(path, 'rb') as f:
+                major, _ = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if major == 1 else
+                               np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(f)
+                if fortran or dtype.hasobject:
+                    raise RegionStoreError(f'{path}: not a C-ordered plain array')
+                self._layouts[path] = (f.tell(), dtype, shape)
+        return self._layouts[path]
+
+    def _read_rows(self, path: str, start: int, count: int) -> np.ndarray:
+        offset, dtype, shape = self._layout(path)
+        row_bytes = dtype.itemsize * int(np.prod(shape[1:]))
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, count * row_bytes, offset + start * row_bytes)
+        finally:
+            os.close(fd)
+        if len(data) != count * row_bytes:
+            raise RegionStoreError(f'{path}: rows {start}..{start + count} are beyond the end '
+                                   f'of the file (truncated store?)')
+        return np.frombuffer(data, dtype).reshape((count,) + tuple(shape[1:])).copy()
 
     def get(self, key, describe: str = '') -> Tuple[np.ndarray, np.ndarray]:
         """Boxes and embeddings of one image.
@@ -201,16 +246,45 @@ class CLIPRegionStore:
         Raises:
             KeyError: the image is not in the store (the message names image and store).
         """
-        entry = self.index.get(str(key))
+        entry = self.lookup.find(str(key))
         if entry is None:
             state = '' if self.complete else ' (the store is incomplete: rerun ' \
                 'tools/precompute_clip_regions.py to finish it)'
             raise KeyError(f'image {key}{" " + describe if describe else ""} is not in the '
                            f'CLIP region store {self.root}{state}')
         shard, start, count = entry
-        boxes, embeddings = self._shard_arrays(shard)
-        return (np.array(boxes[start:start + count], np.float32),
-                np.array(embeddings[start:start + count]))
+        stem = self.root / _shard_stem(shard)
+        return (self._read_rows(f'{stem}.boxes.npy', start, count).astype(np.float32),
+                self._read_rows(f'{stem}.embeddings.npy', start, count))
+
+
+class CompactRegionIndex:
+    """Image key -> ``(shard, first row, count)`` as four sorted arrays, not a dict of lists.
+
+    A dict of 100k string keys and 3-element lists costs ~30 MB of Python objects per
+    DataLoader worker, and copy-on-write copies it page by page as reference counts change;
+    these arrays take ~25 bytes an image and are never written after construction.
+
+    Args:
+        images: ``index.json``'s ``images`` mapping.
+    """
+
+    def __init__(self, images: Mapping[str, Sequence[int]]) -> None:
+        keys = sorted(images)
+        self.keys = np.array(keys, dtype=np.str_) if keys else np.array([], dtype='<U1')
+        rows = np.array([images[k] for k in keys], np.int64).reshape(-1, 3)
+        self.shards, self.starts, self.counts = (rows[:, 0].copy(), rows[:, 1].copy(),
+                                                 rows[:, 2].copy())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def find(self, key: str) -> Optional[Tuple[int, int, int]]:
+        """``(shard, first row, count)`` of ``key``, or ``None``."""
+        i = int(np.searchsorted(self.keys, key))
+        if i < len(self.keys) and self.keys[i] == key:
+            return int(self.shards[i]), int(self.starts[i]), int(self.counts[i])
+        return None
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:

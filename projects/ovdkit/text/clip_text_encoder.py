@@ -244,25 +244,43 @@ class CLIPTextEncoder(nn.Module):
 
     @torch.no_grad()
     def embed_classes(self, class_names: Sequence[str], templates: Sequence[str],
-                      batch_size: int = 256, progress: bool = False) -> torch.Tensor:
-        """Prompt-ensembled class embeddings.
+                      batch_size: int = 256, progress: bool = False,
+                      names_per_step: int = 1024) -> torch.Tensor:
+        """Prompt-ensembled class embeddings, synonyms included.
 
-        Each class's embedding is the L2-normalised mean over templates of the L2-normalised
-        per-template embeddings (CLIP / ViLD).
+        Each class's embedding is the L2-normalised mean, over its synonyms x templates, of the
+        L2-normalised per-prompt embeddings (CLIP / ViLD; one name: the mean over templates).
+        Names are tokenised and encoded ``names_per_step`` at a time, so memory stays bounded
+        (``names_per_step x T`` prompts) for vocabularies of any size.
 
         Args:
-            class_names: C names; underscores become spaces in the prompts.
+            class_names: C entries, each a name or synonyms ``'television|tv|monitor'``;
+                underscores become spaces in the prompts.
             templates: T templates with one ``{}`` each.
             batch_size: Prompts per forward pass (prompts of all classes are batched together).
-            progress: Show a progress bar.
+            progress: Show a progress bar (counts prompts).
+            names_per_step: Names (synonyms counted) tokenised and encoded at a time.
 
         Returns:
             ``(C, D)`` float32 tensor, unit rows, in ``class_names`` order.
         """
-        tokens = self.class_prompt_tokens(class_names, templates)
-        emb = self._encode_tokens_pooled(tokens, batch_size, progress)
-        emb = emb.view(len(class_names), len(templates), -1).mean(dim=1)
-        return F.normalize(emb, dim=-1)
+        names, owners = [], []
+        for c, entry in enumerate(class_names):
+            for name in entry.split('|'):
+                names.append(name)
+                owners.append(c)
+        owner = torch.tensor(owners, dtype=torch.long, device=self.device)
+        total = torch.zeros(len(class_names), self.embed_dim, device=self.device)
+        bar = ProgressBar(len(names) * len(templates), file=sys.stderr) if progress else None
+        for start in range(0, len(names), names_per_step):
+            chunk = names[start:start + names_per_step]
+            tokens = self.class_prompt_tokens(chunk, templates)
+            emb = self._encode_tokens_pooled(tokens, batch_size, False)
+            total.index_add_(0, owner[start:start + len(chunk)],
+                             emb.view(len(chunk), len(templates), -1).sum(dim=1))
+            if bar is not None:
+                bar.update(len(tokens))
+        return F.normalize(total, dim=-1)
 
     @torch.no_grad()
     def encode_tokens(self, prompts: Union[str, List[str]]) -> Dict[str, torch.Tensor]:

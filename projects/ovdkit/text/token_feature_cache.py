@@ -295,20 +295,29 @@ def vocabulary_token_features(cfg: Mapping, names_per_prompt: Optional[int] = No
     or ``dict(classes=..., path='x.pt')``, a stored token-feature file whose sidecar must list
     exactly these names in this order (and made with ``names_per_prompt``).
 
+    An entry with synonyms (``'television|tv'``) puts every synonym in the prompt as a name of
+    its own (each a span); ``owners`` says which class each span belongs to, and the token
+    cache is keyed by the synonyms themselves.
+
     Returns:
-        The ordered names and the tensors of :meth:`TokenFeatureCache.get`.
+        The ordered (first) names of the C classes, and the tensors of
+        :meth:`TokenFeatureCache.get` (``spans`` ``(S, 3)``, one per synonym) plus ``owners``
+        ``(S,)`` int64, the class of each span.
 
     Raises:
         KeyError: the config has neither ``path`` nor ``model`` + ``pretrained``.
     """
-    from ..datasets.vocabularies import resolve_vocabulary  # datasets import mmdet; keep lazy
-    names = resolve_vocabulary(cfg['classes'])
+    from ..datasets.vocabularies import first_names, resolve_vocabulary_synonyms  # lazy: mmdet
+    groups = resolve_vocabulary_synonyms(cfg['classes'])
+    names = first_names([g[0] for g in groups])
+    synonyms = tuple(n for g in groups for n in g)
+    owners = torch.tensor([c for c, g in enumerate(groups) for _ in g], dtype=torch.long)
     if cfg.get('path'):
         tensors, _ = load_token_features(cfg['path'], expected=dict(
-            classes=names, names_per_prompt=names_per_prompt))
-        return names, tensors
+            classes=synonyms, names_per_prompt=names_per_prompt))
+        return names, dict(tensors, owners=owners)
     cache_dir = cache_dir_of(cfg)
     if cache_dir not in _CACHES:
         _CACHES[cache_dir] = TokenFeatureCache(cache_dir)
-    return names, _CACHES[cache_dir].get(names, cfg['model'], cfg['pretrained'],
-                                         names_per_prompt)
+    tensors = _CACHES[cache_dir].get(synonyms, cfg['model'], cfg['pretrained'], names_per_prompt)
+    return names, dict(tensors, owners=owners)

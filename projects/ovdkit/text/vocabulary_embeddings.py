@@ -31,24 +31,27 @@ def vocabulary_embeddings(cfg: Mapping) -> Tuple[Tuple[str, ...], torch.Tensor]:
       these class names in this order.
 
     ``classes`` is anything :func:`ovdkit.datasets.resolve_vocabulary` takes (a builtin name,
-    a file, ``'a,b,c'`` or a sequence). Caches are shared per folder, so CLIP text towers are
+    a file, ``'a,b,c'`` or a sequence); an entry ``'television|tv'`` is one class whose
+    embedding is the normalised mean over its synonyms x templates, and whose name is its first
+    name. The cache key and sidecar hold the whole entries. Caches are shared per folder, so CLIP text towers are
     built at most once per process for all heads and vocabulary swaps.
 
     Returns:
-        The ordered names and a ``(C, D)`` float32 tensor with unit rows.
+        The ordered (first) names and a ``(C, D)`` float32 tensor with unit rows.
 
     Raises:
         KeyError: the config has neither ``path`` nor ``model`` + ``pretrained``.
     """
-    from ..datasets.vocabularies import resolve_vocabulary  # datasets import mmdet; keep lazy
-    names = resolve_vocabulary(cfg['classes'])
+    from ..datasets.vocabularies import first_names, resolve_vocabulary_entries  # lazy: mmdet
+    entries = resolve_vocabulary_entries(cfg['classes'])
+    names = first_names(entries)
     if cfg.get('path'):
-        embeddings, _ = load_text_embeddings(cfg['path'], expected=dict(classes=names))
+        embeddings, _ = load_text_embeddings(cfg['path'], expected=dict(classes=entries))
         return names, embeddings
     cache_dir = cache_dir_of(cfg)
     if cache_dir not in _CACHES:
         _CACHES[cache_dir] = TextEmbeddingCache(cache_dir, progress=len(names) > 200)
-    embeddings = _CACHES[cache_dir].get(names, cfg['model'], cfg['pretrained'],
+    embeddings = _CACHES[cache_dir].get(entries, cfg['model'], cfg['pretrained'],
                                         cfg.get('templates', 'vild'))
     return names, embeddings
 

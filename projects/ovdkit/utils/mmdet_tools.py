@@ -3,8 +3,12 @@
 OVDKit's ``tools/train.py`` and ``tools/test.py`` are these tools, not forks of them: the CLI is
 mmdet's, option for option. Two things are added before the tool starts: ``import ovdkit``
 (registries and the checkpoint allow-list) and, for ``--launcher pytorch|slurm|mpi`` on a machine
-without CUDA, :func:`enable_cpu_distributed`.
+without CUDA, :func:`enable_cpu_distributed`. ``--cfg-options`` are checked against the config
+first (:func:`~ovdkit.utils.config_variables.check_cfg_options`), and an
+:class:`~ovdkit.utils.config_variables.OVDConfigError` (a setting that cannot work as given)
+ends the tool with one ``error:`` line and exit status 2 instead of a traceback.
 """
+import argparse
 import os
 import runpy
 import sys
@@ -62,10 +66,53 @@ def enable_cpu_distributed() -> None:
             kwargs.pop('device_ids', None)  # torch's DDP rejects device ids for CPU modules
         original_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
+    original_slurm = dist_utils._init_dist_slurm
+
+    def init_dist_slurm_cpu(backend: str, port=None, init_backend: str = 'torch',
+                            **kwargs) -> None:
+        # mmengine's slurm set-up (ranks and master address from SLURM_*) minus its
+        # torch.cuda.set_device(SLURM_LOCALID): there is no device to select.
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None
+        try:
+            original_slurm('gloo', port=port, init_backend=init_backend, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu
+    dist_utils._init_dist_slurm = init_dist_slurm_cpu
     MMDistributedDataParallel.__init__ = ddp_init
     print(f'[ovdkit] no CUDA device: rank {os.environ.get("RANK", "?")} trains on CPU',
           file=sys.stderr)
+
+
+def init_tool_distributed(launcher: str) -> None:
+    """Joins the process group of a ``--launcher pytorch|slurm|mpi`` run (nothing for ``none``).
+
+    GPUs: nccl, one rank per device (mmengine picks ``LOCAL_RANK``'s). No CUDA: gloo on CPU
+    (:func:`enable_cpu_distributed`), one thread per rank: ranks that each take every core
+    slow one another several times over.
+    """
+    if launcher == 'none':
+        return
+    from mmengine.dist import init_dist
+    if not torch.cuda.is_available():
+        torch.set_num_threads(1)
+        enable_cpu_distributed()
+    init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
+
+
+def check_tool_cfg_options(argv: Sequence[str]) -> None:
+    """Runs :func:`check_cfg_options` on the config and ``--cfg-options`` of a tool's argv."""
+    from mmengine.config import Config, DictAction
+
+    from .config_variables import check_cfg_options
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('config', nargs='?')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args, _ = parser.parse_known_args(list(argv))
+    if args.config and args.cfg_options and Path(args.config).is_file():
+        check_cfg_options(Config.fromfile(args.config), args.cfg_options)
 
 
 def run_mmdet_tool(name: str, argv: List[str]) -> None:
@@ -78,6 +125,12 @@ def run_mmdet_tool(name: str, argv: List[str]) -> None:
     import ovdkit  # noqa: F401  (registers modules and the checkpoint allow-list)
     if _launcher(argv) != 'none' and not torch.cuda.is_available():
         enable_cpu_distributed()
+    from .config_variables import OVDConfigError
     path = mmdet_tool_path(name)
-    sys.argv = [str(path), *argv]
-    runpy.run_path(str(path), run_name='__main__')
+    try:
+        check_tool_cfg_options(argv)
+        sys.argv = [str(path), *argv]
+        runpy.run_path(str(path), run_name='__main__')
+    except OVDConfigError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(2)

@@ -1,4 +1,5 @@
 """Loads an image's precomputed CLIP regions and moves their boxes with the image."""
+import os
 from typing import Dict, Optional
 
 import numpy as np
@@ -33,13 +34,20 @@ class LoadCLIPRegions(BaseTransform):
         self.store_path = store
         self.min_visible = min_visible
         self.min_size = min_size
-        self._store: Optional[CLIPRegionStore] = None  # opened per process, on first use
+        self._store: Optional[CLIPRegionStore] = None
+        self._store_pid: Optional[int] = None
 
     @property
     def store(self) -> CLIPRegionStore:
-        """The opened store."""
-        if self._store is None:
+        """The store, opened on first use in each process.
+
+        DataLoader workers are forked from the main process: each opens its own store (index
+        arrays, file layouts) instead of inheriting the parent's, so nothing of it is shared
+        copy-on-write and the main process, which never reads regions, never loads the index.
+        """
+        if self._store is None or self._store_pid != os.getpid():
             self._store = CLIPRegionStore(self.store_path)
+            self._store_pid = os.getpid()
         return self._store
 
     def transform(self, results: Dict) -> Dict:

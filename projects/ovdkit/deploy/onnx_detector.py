@@ -1,0 +1,175 @@
+"""Runs an exported OVDKit detector with onnxruntime on any vocabulary of the same CLIP."""
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
+from ..text.embedding_cache import (EmbeddingMismatchError, file_sha256, load_text_embeddings,
+                                    weights_id)
+from ..text.vocabulary_embeddings import vocabulary_embeddings
+from .onnx_export import SIDECAR_FORMAT, sidecar_path
+
+ImageType = Union[str, np.ndarray]
+
+
+class ONNXDetector:
+    """An exported detector (``tools/deploy/export_onnx.py``) in an onnxruntime session.
+
+    The vocabulary is an input of the graph: :meth:`set_vocabulary` swaps it through the same
+    text-embedding cache as the PyTorch model (CLIP built only on a cache miss), for any
+    number of names, without re-export. Images go through the config's test pipeline (from
+    the sidecar) and the model's normalisation and padding, as mmdet's data preprocessor does.
+
+    Args:
+        onnx_path: The ``.onnx`` file; its sidecar ``.json`` must sit beside it.
+        clip_pretrained: Where the CLIP weights are here (a tag or a file) when embeddings
+            must be computed; default: as recorded at export. Weights other than the ones the
+            detector was trained against are refused.
+        cache_dir: Text-embedding cache folder (default: as recorded at export).
+        num_threads: onnxruntime intra-op threads (default: onnxruntime's choice).
+
+    Raises:
+        FileNotFoundError: the graph or its sidecar is missing.
+        ValueError: the sidecar does not describe this graph (other sha256, other format).
+    """
+
+    def __init__(self, onnx_path: Union[str, Path], clip_pretrained: Optional[str] = None,
+                 cache_dir: Optional[str] = None, num_threads: Optional[int] = None) -> None:
+        import onnxruntime as ort
+        self.onnx_path = Path(onnx_path)
+        side = sidecar_path(self.onnx_path)
+        for path in (self.onnx_path, side):
+            if not path.is_file():
+                raise FileNotFoundError(f'ONNX detector: {path} does not exist '
+                                        f'(export with tools/deploy/export_onnx.py)')
+        self.meta: Dict = json.loads(side.read_text())
+        if self.meta.get('format') != SIDECAR_FORMAT:
+            raise ValueError(f'{side}: sidecar format {self.meta.get("format")!r}, expected '
+                             f'{SIDECAR_FORMAT}; re-export the model')
+        if self.meta['onnx_sha256'] != file_sha256(self.onnx_path):
+            raise ValueError(f'{side} describes another graph than {self.onnx_path} '
+                             f'(onnx_sha256 differs); re-export the model')
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        self.session = ort.InferenceSession(str(self.onnx_path), options,
+                                            providers=['CPUExecutionProvider'])
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.clip_pretrained = clip_pretrained or self.meta['clip_pretrained']
+        self.cache_dir = cache_dir or self.meta['cache_dir']
+        self._pipeline = None
+        self.classes: Tuple[str, ...] = ()
+        self._embeddings: Optional[np.ndarray] = None
+        self._base_mask: Optional[np.ndarray] = None
+
+    # -- vocabulary ------------------------------------------------------------------------
+    def set_vocabulary(self, vocabulary, embeddings: Optional[str] = None) -> Tuple[str, ...]:
+        """Installs a vocabulary (no re-export, no rebuild).
+
+        Args:
+            vocabulary: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
+            embeddings: A stored embedding file (``tools/build_text_embeddings.py``) to use
+                instead of the cache; its sidecar must list these names in this order.
+
+        Returns:
+            The names in label order.
+
+        Raises:
+            EmbeddingMismatchError: the embeddings were made with another CLIP model or
+                weights, or another dimension, than the detector's (the message names the
+                field).
+        """
+        entries = resolve_vocabulary_entries(vocabulary)
+        names = first_names(entries)
+        expected = dict(model=self.meta['clip_model'], weights_id=self.meta['clip_weights_id'],
+                        dim=self.meta['embed_dim'], classes=entries)
+        if embeddings is not None:
+            tensor, _ = load_text_embeddings(embeddings, expected=expected)
+        else:
+            found = weights_id(self.clip_pretrained)
+            if found != self.meta['clip_weights_id']:
+                raise EmbeddingMismatchError(
+                    f'ONNX detector {self.onnx_path}: CLIP weights {self.clip_pretrained} '
+                    f'differ from the ones it was trained against: \'weights_id\' is {found}, '
+                    f'expected {self.meta["clip_weights_id"]}')
+            names, tensor = vocabulary_embeddings(dict(
+                classes=entries, model=self.meta['clip_model'], pretrained=self.clip_pretrained,
+                templates=self.meta['templates'], cache_dir=self.cache_dir))
+            if tensor.shape[1] != self.meta['embed_dim']:
+                raise EmbeddingMismatchError(
+                    f'ONNX detector {self.onnx_path}: \'dim\' of the text embeddings is '
+                    f'{tensor.shape[1]}, expected {self.meta["embed_dim"]}')
+        base = set(self.meta['train_classes'])
+        self._embeddings = tensor.float().numpy()
+        self._base_mask = np.array([name in base for name in names], np.float32)
+        self.classes = tuple(names)
+        return self.classes
+
+    # -- images ----------------------------------------------------------------------------
+    @property
+    def pipeline(self):
+        """The config's test pipeline (loading and resizing), built on first use."""
+        if self._pipeline is None:
+            from mmcv.transforms import Compose
+            from mmdet.utils import register_all_modules
+            register_all_modules()
+            self._pipeline = Compose(self._steps())
+        return self._pipeline
+
+    def _steps(self) -> List[Dict]:
+        """The sidecar's pipeline with JSON's lists back as the tuples mmcv expects."""
+        return [{k: tuple(v) if isinstance(v, list) else v for k, v in step.items()}
+                for step in self.meta['test_pipeline']]
+
+    def preprocess(self, image: ImageType) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
+        """Graph inputs of one image and its ``(4,)`` box scale back to input pixels."""
+        if isinstance(image, np.ndarray):
+            steps = self._steps()
+            steps[0] = dict(type='mmdet.LoadImageFromNDArray')
+            from mmcv.transforms import Compose
+            results = Compose(steps)(dict(img=image, img_id=0))
+        else:
+            results = self.pipeline(dict(img_path=str(image), img_id=0))
+        img = results['inputs'].numpy() if 'inputs' in results else \
+            results['img'].transpose(2, 0, 1)
+        norm = self.meta['normalization']
+        if norm['bgr_to_rgb']:
+            img = img[[2, 1, 0]]
+        img = (img.astype(np.float32) - np.float32(norm['mean'])[:, None, None]) / \
+            np.float32(norm['std'])[:, None, None]
+        h, w = img.shape[1:]
+        div = norm['pad_size_divisor']
+        padded = np.zeros((1, 3, -(-h // div) * div, -(-w // div) * div), np.float32)
+        padded[0, :, :h, :w] = img
+        sample = results.get('data_samples')
+        meta = sample.metainfo if sample is not None else results
+        img_h, img_w = meta['img_shape'][:2]
+        sx, sy = meta['scale_factor']
+        inputs = dict(image=padded, img_hw=np.array([img_h, img_w], np.float32),
+                      class_embeddings=self._embeddings, base_mask=self._base_mask)
+        return ({k: v for k, v in inputs.items() if k in self.input_names},
+                np.array([sx, sy, sx, sy], np.float32))
+
+    def __call__(self, images: Union[ImageType, Sequence[ImageType]],
+                 vocabulary=None) -> List[Dict]:
+        """Detections of each image (all of them: the graph's ``score_thr`` applies).
+
+        Returns:
+            Per image, ``bboxes`` (K, 4) in input pixels, ``scores`` (K,), ``labels`` (K,)
+            and ``label_names``, best first.
+        """
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+        if self._embeddings is None:
+            raise ValueError('ONNXDetector: no vocabulary; call set_vocabulary() first')
+        single = isinstance(images, (str, Path, np.ndarray))
+        out = []
+        for image in ([images] if single else images):
+            inputs, scale = self.preprocess(image)
+            boxes, scores, labels = self.session.run(None, inputs)
+            out.append(dict(bboxes=boxes / scale, scores=scores, labels=labels,
+                            label_names=[self.classes[i] for i in labels]))
+        return out[0] if single else out

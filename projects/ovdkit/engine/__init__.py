@@ -1,0 +1,5 @@
+"""Runner and hooks (registered in mmengine's RUNNERS and mmdet's HOOKS)."""
+from .ovd_runner import OVDRunner
+from .training_vocabulary_hook import TrainingVocabularyHook, first_difference
+
+__all__ = ['OVDRunner', 'TrainingVocabularyHook', 'first_difference']

@@ -1,0 +1,85 @@
+"""The shared-box NMS when most of its first top-k pairs are suppressed (its growth path).
+
+The expected detections come from a plain per-class greedy NMS over every (box, class) pair,
+written here from the definition.
+"""
+import torch
+
+from ovdkit.models.open_vocabulary_head import shared_box_multiclass_nms
+
+NMS = dict(type='nms', iou_threshold=0.5)
+
+
+def _iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+    return inter / (area - inter)
+
+
+def _reference(boxes, scores, score_thr, iou_thr, max_num):
+    """Greedy NMS per class over all pairs above the threshold, best ``max_num`` overall."""
+    kept = []
+    for c in range(scores.shape[1] - 1):
+        pairs = sorted(((float(scores[i, c]), i) for i in range(len(boxes))
+                        if scores[i, c] > score_thr), reverse=True)
+        survivors = []
+        for score, i in pairs:
+            if all(_iou(boxes[i].tolist(), boxes[j].tolist()) <= iou_thr
+                   for _, j in survivors):
+                survivors.append((score, i))
+        kept += [(score, i, c) for score, i in survivors]
+    return sorted(kept, reverse=True)[:max_num]
+
+
+def test_growth_past_a_suppressed_top_k():
+    gen = torch.Generator().manual_seed(0)
+    # 40 jittered copies of one box, all scoring high in class 0 (one survives NMS), then
+    # 12 boxes far apart with lower scores in classes 1 and 2: with max_num = 6 the first
+    # 4 x 6 = 24 pairs are all copies, so only growing the candidate set finds the rest.
+    copies = torch.tensor([10.0, 10.0, 50.0, 50.0]) + torch.rand(40, 4, generator=gen)
+    grid = torch.arange(12, dtype=torch.float32)
+    apart = torch.stack([grid * 60, torch.full((12,), 100.0), grid * 60 + 30,
+                         torch.full((12,), 130.0)], dim=1)
+    boxes = torch.cat([copies, apart])
+    scores = torch.full((52, 4), 1e-3)
+    scores[:40, 0] = 0.9 - torch.arange(40) * 1e-3
+    scores[40 + torch.arange(12), 1 + torch.arange(12) % 2] = 0.5 - grid * 0.01
+    scores[:, 3] = 1 - scores[:, :3].sum(1)  # background
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.05, NMS, max_num=6)
+    expected = _reference(boxes, scores, 0.05, 0.5, 6)
+    assert len(expected) == 6
+    assert len(dets) == 6
+    torch.testing.assert_close(dets[:, 4], torch.tensor([s for s, _, _ in expected]))
+    assert labels.tolist() == [c for _, _, c in expected]
+    torch.testing.assert_close(dets[:, :4], boxes[[i for _, i, _ in expected]])
+    # Without max_num every surviving pair is returned, with the same rule.
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.05, NMS, max_num=-1)
+    expected = _reference(boxes, scores, 0.05, 0.5, 1000)
+    assert sorted(zip(dets[:, 4].tolist(), labels.tolist())) == \
+        sorted((_as_float32(s), c) for s, _, c in expected)
+
+
+def _as_float32(value):
+    """float32 scores as the NMS returns them."""
+    return torch.tensor(value, dtype=torch.float32).item()
+
+
+def test_edges_threshold_one_pair_and_max_num():
+    """A pair exactly at the threshold is dropped (mmdet keeps ``> score_thr``); a single
+    candidate pair keeps its box; ``max_num`` of 0 or the default keeps every survivor, 1 the
+    best one."""
+    boxes = torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], [100, 0, 120, 20]])
+    # two classes and background (last column, never detected)
+    scores = torch.tensor([[0.5, 0.25, 0.25], [0.25, 0.375, 0.375], [0.125, 0.125, 0.75]])
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.25, NMS, max_num=6)
+    assert labels.tolist() == [0, 1] and dets[:, 4].tolist() == [0.5, 0.375]
+    torch.testing.assert_close(dets[:, :4], boxes[:2])
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.45, NMS, max_num=6)
+    assert labels.tolist() == [0] and dets.tolist() == [[0.0, 0, 10, 10, 0.5]]
+    for kwargs in (dict(max_num=0), dict()):
+        dets, labels = shared_box_multiclass_nms(boxes, scores, 0.1, NMS, **kwargs)
+        assert sorted(dets[:, 4].tolist()) == [0.125, 0.125, 0.25, 0.25, 0.375, 0.5]
+    dets, labels = shared_box_multiclass_nms(boxes, scores, 0.1, NMS, max_num=1)
+    assert dets.tolist() == [[0.0, 0, 10, 10, 0.5]] and labels.tolist() == [0]

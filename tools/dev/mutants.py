@@ -1,0 +1,121 @@
+"""The mutants of tools/dev/mutation_check.py: test sets, issue 20's table, equivalent mutants
+and the functions whose operators are mutated. Edit this file to extend the check."""
+
+_HEADS = ['tests/test_models/test_head_formulas.py']
+#: module (relative to the package) -> (test files, pytest -k expression or None); the
+#: files that pin formulas come first, so a killed mutant stops early (pytest -x).
+TEST_SETS = {
+    'models/text_embedding_classifier.py': (
+        _HEADS + ['tests/test_models/test_vild_text_bbox_head.py',
+                  'tests/test_models/test_vild_image_head.py'], None),
+    'models/vild_bbox_head.py': (_HEADS + ['tests/test_models/test_vild_image_head.py'], None),
+    'models/vild_distillation_loss.py': (
+        _HEADS + ['tests/test_models/test_vild_image_head.py'], 'distill'),
+    'models/vild_roi_head.py': (_HEADS + ['tests/test_models/test_vild_image_head.py'], None),
+    'models/grounding_region_word_aligner.py': (
+        _HEADS + ['tests/test_models/test_grounding_head.py'], None),
+    'models/grounding_positive_map.py': (
+        _HEADS + ['tests/test_models/test_grounding_head.py',
+                  'tests/test_models/test_grounding_prompts.py'], None),
+    'models/grounding_bbox_head.py': (
+        _HEADS + ['tests/test_models/test_grounding_head.py'], None),
+    'models/open_vocabulary_head.py': (
+        ['tests/test_models/test_shared_box_nms.py', 'tests/test_apis/test_vocab_scaling.py'],
+        'shared_box or nothing_above or growth'),
+    'datasets/transforms/load_clip_regions.py': (
+        ['tests/test_datasets/test_load_clip_regions.py'], None),
+    'regions/crops.py': (['tests/test_regions/test_clip_region_embedder.py',
+                          'tests/test_regions/test_precompute_clip_regions.py'],
+                         'combines or store_contents or recomputed'),
+    'regions/clip_region_embedder.py': (['tests/test_regions/test_clip_region_embedder.py',
+                                         'tests/test_regions/test_precompute_clip_regions.py'],
+                                        'combines or store_contents or recomputed'),
+    'evaluation/ov_coco_all_metric.py': (
+        ['tests/test_evaluation/test_ov_coco_all_metric.py',
+         'tests/test_tools/test_train_test_tools.py'],
+        'novel_base_all or ov_coco'),
+}
+
+#: Issue 20's table: (id, module, exact old text, new text).
+TABLE = [
+    ('T1-vild-text-no-l2-norm', 'models/text_embedding_classifier.py',
+     'return F.normalize(self.projection(x), dim=-1)', 'return self.projection(x)'),
+    ('T2-vild-text-no-temperature', 'models/text_embedding_classifier.py',
+     'return emb @ weights.t() / self.temperature', 'return emb @ weights.t()'),
+    ('T3-grounding-no-temperature', 'models/grounding_region_word_aligner.py',
+     'return regions @ self.token_features.t() / self.temperature + bias',
+     'return regions @ self.token_features.t() + bias'),
+    ('T4-ensemble-weights-by-position', 'models/vild_bbox_head.py',
+     '[name in base for name in self.test_classes]',
+     '[i < len(base) for i, name in enumerate(self.test_classes)]'),
+    ('T5-ensemble-mask-cached-by-length', 'models/vild_bbox_head.py',
+     'key = (self.test_classes, self.fc_cls.class_embeddings.device)',
+     'key = (len(self.test_classes), self.fc_cls.class_embeddings.device)'),
+    ('T6-nms-never-grows', 'models/open_vocabulary_head.py',
+     'if k == total or len(keep) >= max_num:', 'if True:'),
+    ('T7a-regions-min-visible-0.6', 'datasets/transforms/load_clip_regions.py',
+     'min_visible: float = 0.9', 'min_visible: float = 0.6'),
+    ('T7b-regions-no-min-size', 'datasets/transforms/load_clip_regions.py',
+     'keep = (visible >= self.min_visible) & (wh[0] >= self.min_size) & \\\n'
+     '                (wh[1] >= self.min_size)',
+     'keep = (visible >= self.min_visible)'),
+    ('T8a-regions-only-1x-crops', 'regions/clip_region_embedder.py',
+     'square_crop_boxes(image_boxes, scale)', 'square_crop_boxes(image_boxes, 1.0)'),
+    ('T8b-regions-non-square-crops', 'regions/crops.py',
+     '(boxes[:, 2:] - boxes[:, :2]).amax(dim=1, keepdim=True) * scale / 2',
+     '(boxes[:, 2:] - boxes[:, :2]) * scale / 2'),
+    ('T9-all-ap50-mean-of-novel-and-base', 'evaluation/ov_coco_all_metric.py',
+     "metrics['all_ap50'] = metrics['bbox_mAP_50']",
+     "metrics['all_ap50'] = round((metrics['novel_ap50'] + metrics['base_ap50']) / 2, 3)"),
+]
+
+#: Mutants argued equivalent (the tests cannot and need not kill them), with the argument.
+#: They are listed but not run unless ``--run-equivalent``: both run the slowest test set.
+EQUIVALENT = {
+    'models/open_vocabulary_head.py:shared_box_multiclass_nms:L40:c28:0->1':
+        'max_num = 1 then starts from every candidate pair instead of the top 4: the same '
+        'survivors, found in one NMS instead of a few',
+    'models/open_vocabulary_head.py:shared_box_multiclass_nms:L48:c25:GtE->Gt':
+        'with exactly max_num survivors the set grows once more; the best max_num survivors '
+        'of a larger top-k are the same pairs (the function\'s own argument)',
+    'models/open_vocabulary_head.py:shared_box_multiclass_nms:L13:c46:1->2':
+        'the default max_num -2 instead of -1 is still <= 0: keep every survivor',
+    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L116:c15:skip-clamp':
+        'differs only where a text probability underflows below 1e-12: a score change '
+        'below 1e-8',
+    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L117:c12:skip-clamp':
+        'differs only where an image probability underflows below 1e-12: a score change '
+        'below 1e-8',
+    'models/vild_distillation_loss.py:ViLDDistillationLoss.current_weight:L31:c32:0->1':
+        'warmup_iters = 1 then skips the ramp, whose factor min(1, (iter + 1) / 1) is 1',
+    'models/vild_distillation_loss.py:ViLDDistillationLoss.forward:L52:c45:0->1':
+        'the sum of an empty tensor is 0, so sum() * 1 is the same attached zero',
+    'models/vild_roi_head.py:ViLDRoIHead._distill_targets:L48:c56:Gt->GtE':
+        'with exactly num_distill_regions regions all are kept, in another order: boxes and '
+        'targets move together and the loss is a mean',
+    'regions/crops.py:square_crop_boxes:L8:c58:1.0->2.0':
+        'a default never used: the embedder passes every crop scale explicitly',
+}
+
+#: module -> the functions / methods (``Class.method``) whose operators are mutated.
+TARGETS = {
+    'models/text_embedding_classifier.py': ['TextEmbeddingClassifier.set_class_embeddings',
+                                            'TextEmbeddingClassifier.embed',
+                                            'TextEmbeddingClassifier.forward'],
+    'models/open_vocabulary_head.py': ['shared_box_multiclass_nms'],
+    'models/vild_bbox_head.py': ['ViLDBBoxHead.image_embeddings_of',
+                                 'ViLDBBoxHead._base_class_mask', 'ViLDBBoxHead.forward'],
+    'models/vild_distillation_loss.py': ['ViLDDistillationLoss.current_weight',
+                                         'ViLDDistillationLoss.forward'],
+    'models/vild_roi_head.py': ['ViLDRoIHead._distill_targets'],
+    'models/grounding_region_word_aligner.py': ['RegionWordAligner._prior_bias',
+                                                'RegionWordAligner.forward',
+                                                'RegionWordAligner.class_scores'],
+    'models/grounding_positive_map.py': ['class_scores_from_token_scores'],
+    'models/grounding_bbox_head.py': ['GroundingBBoxHead._with_background',
+                                      'GroundingBBoxHead.loss'],
+    'datasets/transforms/load_clip_regions.py': ['LoadCLIPRegions.__init__',
+                                                 'LoadCLIPRegions.transform'],
+    'regions/crops.py': ['square_crop_boxes', 'crop_and_normalize'],
+    'regions/clip_region_embedder.py': ['CLIPRegionEmbedder.forward'],
+}
