@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test
+.PHONY: setup demo demo-all test
 
 setup:
 	bash tools/setup_env.sh
 
 demo: setup
 	$(PY) tools/toyworld.py
+
+# The demo plus the GLIP-style grounding head (a fourth detector beside the other three).
+demo-all: setup
+	$(PY) tools/toyworld.py --methods all
 
 # Two pytest workers, one thread each (tests are mostly one-thread processes: on 2 cores this
 # halves the wall time); test files are kept whole on one worker (--dist loadfile), so a

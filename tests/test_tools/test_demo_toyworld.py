@@ -22,7 +22,8 @@ NOVEL = 'blue star'
 WORLD_OPTIONS = ['--shapes', 'circle,triangle,star', '--colors', 'red,green,blue', '--novel',
                  NOVEL, '--num-train', 400, '--num-val', 40, '--num-clip-train', 600,
                  '--num-clip-val', 40, '--max-objects', 4, '--object-size', '20,44',
-                 '--clip-steps', 150, '--det-iters', 200, '--methods', 'vild-text',
+                 '--clip-steps', 150, '--base-iters', 0, '--det-iters', 200,
+                 '--methods', 'vild-text',
                  '--threads', 1, '--no-progress']
 NUM_SCENES = 12
 

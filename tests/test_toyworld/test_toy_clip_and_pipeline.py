@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from conftest import run_tool
 from ovdkit.text import VILD_TEMPLATES, CLIPTextEncoder
+from ovdkit.text.embedding_cache import file_sha256
 from ovdkit.toyworld import (TOY_CLIP_MODEL, ToyWorldSpec, generate_world, train_toy_clip,
                              zero_shot_accuracy)
 
@@ -69,41 +70,52 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     args = ['tools/toyworld.py', '--work-dir', tmp_path, '--shapes', 'circle,square,star',
             '--colors', 'red,blue', '--novel-shapes', 'star', '--num-train', 4, '--num-val', 3,
             '--num-clip-train', 30, '--num-clip-val', 10, '--clip-steps', 10,
-            '--methods', 'vild-text,vild,vild-ensemble', '--det-iters', 3, '--threads', 2,
-            '--no-progress']
+            '--methods', 'vild-text,vild,vild-ensemble', '--base-iters', 2, '--det-iters', 3,
+            '--threads', 2, '--no-progress']
     proc = run_tool(args)
     first = last_json(proc)
     methods = ('vild-text', 'vild', 'vild-ensemble')
     assert set(first) == {
         'clip_zero_shot_acc', 'clip_novel_acc', 'clip_zero_shot_acc_1x_single',
         'clip_novel_acc_1x_single', 'seconds', 'cpu_seconds', 'clip_regions_crops_per_s'} | {
-        f'{m}/{k}_ap50' for m in methods for k in ('novel', 'base', 'all')}
-    # ViLD-text alone (two threads), then ViLD and ViLD-ensemble side by side (one each)
-    assert 'training vild-text (2 threads' in proc.stdout
-    assert 'training vild (1 thread' in proc.stdout
-    assert 'training vild-ensemble (1 thread' in proc.stdout
+        f'{m}/{k}_ap50' for m in methods for k in ('novel', 'base', 'all')} | {
+        'base-detector/base_ap50'}
+    # The base detector (one thread, beside the CLIP), then every method side by side
+    assert 'training base-detector (1 thread' in proc.stdout
+    for method in methods:
+        assert f'training {method} (1 thread' in proc.stdout
+    base_ckpt = tmp_path / 'base-detector' / 'iter_2.pth'
+    assert base_ckpt.is_file()
     for method in methods:
         assert (tmp_path / method / 'iter_3.pth').is_file()
-        assert 'Saving checkpoint at 3 iterations' in (tmp_path / method / 'run.log').read_text()
-    # ViLD's targets: every training image's top proposals of the vild-text RPN, embedded.
+        log = (tmp_path / method / 'run.log').read_text()
+        # every method starts from the base detector's weights, then trains its own 3 steps
+        assert f'Load checkpoint from {base_ckpt}' in log
+        assert 'Saving checkpoint at 3 iterations' in log
+    # ViLD's targets: every training image's top proposals of the base detector's RPN.
     store = json.loads((tmp_path / 'regions' / 'index.json').read_text())
     assert store['complete'] and store['num_images'] == 4
+    meta = json.loads((tmp_path / 'regions' / 'meta.json').read_text())
+    assert meta['proposal_checkpoint_sha256'] == file_sha256(base_ckpt)
     assert (tmp_path / 'ap50.png').is_file()
     report = (tmp_path / 'report.md').read_text()
     assert 'concepts' in report and 'red star, blue star' in report
     assert 'templates `single`, crops at 1x + 1.5x' in report
+    assert "mmdet's Faster R-CNN with a linear classifier over the base categories, trained 2 " \
+        'iterations on base boxes' in report
     saved = json.loads((tmp_path / 'report.json').read_text())
     assert saved['summary'] == first
     assert saved['clip']['zero_shot']['crops'] == saved['clip']['zero_shot_1x_single']['crops']
 
-    outputs = [tmp_path / 'clip' / 'toyclip.pt', tmp_path / 'regions' / 'index.json'] + [
-        tmp_path / m / name for m in methods for name in ('result.json', 'iter_3.pth')]
+    outputs = [tmp_path / 'clip' / 'toyclip.pt', tmp_path / 'regions' / 'index.json',
+               base_ckpt] + [tmp_path / m / name for m in methods
+                             for name in ('result.json', 'iter_3.pth')]
     before = {p: p.stat().st_mtime_ns for p in outputs}
     second = run_tool(args)
     skipped = [line for line in second.stdout.splitlines() if line.startswith('skipped: ')]
     assert [line.split()[1] for line in skipped] == [
-        'generate_world', 'train_clip', 'vild-text', 'clip_regions', 'vild', 'vild-ensemble'], \
-        second.stdout
+        'generate_world', 'base-detector', 'train_clip', 'clip_regions', 'vild-text', 'vild',
+        'vild-ensemble'], second.stdout
     assert 'training ' not in second.stdout
     assert {p: p.stat().st_mtime_ns for p in outputs} == before
     timing = ('seconds', 'cpu_seconds')

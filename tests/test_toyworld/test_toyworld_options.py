@@ -24,13 +24,16 @@ def load_tool():
 def test_presets_and_explicit_flags():
     tool = load_tool()
     default = tool.parse_args([])
-    assert default.methods == ['vild-text', 'vild', 'vild-ensemble', 'grounding']
-    assert (default.max_objects, default.object_size, default.clip_steps, default.det_iters) \
-        == (4, (24, 44), 900, 600)
+    assert default.methods == ['vild-text', 'vild', 'vild-ensemble']
+    assert (default.max_objects, default.object_size, default.clip_steps, default.base_iters,
+            default.det_iters) == (4, (24, 44), 900, 1500, 300)
+    assert tool.parse_args(['--methods', 'all']).methods == [
+        'vild-text', 'vild', 'vild-ensemble', 'grounding']
     hard = tool.parse_args(['--hard', '--methods', 'vild-text,vild'])
     assert hard.methods == ['vild-text', 'vild']
-    assert (hard.max_objects, hard.object_size, hard.clip_steps, hard.det_iters) == \
-        (6, (16, 40), 900, 800)
+    # v1: every method from scratch
+    assert (hard.max_objects, hard.object_size, hard.clip_steps, hard.base_iters,
+            hard.det_iters) == (6, (16, 40), 900, 0, 800)
     mixed = tool.parse_args(['--hard', '--det-iters', '7', '--object-size', '20,30'])
     assert (mixed.det_iters, mixed.object_size, mixed.max_objects) == (7, (20, 30), 6)
 
@@ -38,6 +41,7 @@ def test_presets_and_explicit_flags():
 @pytest.mark.parametrize('argv, named', [
     (['--methods', 'vild,detr'], '--methods'), (['--object-size', '20'], '--object-size'),
     (['--det-iters', '0'], '--det-iters'), (['--clip-steps', '-1'], '--clip-steps'),
+    (['--base-iters', '-1'], '--base-iters'),
     (['--novel', 'red star', '--novel-shapes', 'star'], '--novel-shapes')])
 def test_bad_options_are_named(argv, named, capsys):
     with pytest.raises(SystemExit) as exc:

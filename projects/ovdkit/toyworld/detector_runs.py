@@ -27,6 +27,9 @@ METHOD_CONFIGS = {
     'vild-ensemble': 'vild-ensemble_r18_fpn_1xb8-800i_toyworld.py',
     'grounding': 'grounding_r18_fpn_1xb8-800i_toyworld.py',
 }
+#: The shared base detector (a closed-vocabulary Faster R-CNN on base boxes) and its config.
+BASE_DETECTOR = 'base-detector'
+BASE_DETECTOR_CONFIG = 'faster-rcnn_r18_fpn_1xb8-1500i_toyworld-base.py'
 #: Methods that distil CLIP regions (they need the region store).
 REGION_METHODS = ('vild', 'vild-ensemble')
 
@@ -38,19 +41,24 @@ def method_config(config_dir: str, method: str) -> str:
         ValueError: unknown method (lists the known ones).
         FileNotFoundError: the config is not in ``config_dir`` (names both).
     """
-    if method not in METHOD_CONFIGS:
+    names = dict(METHOD_CONFIGS, **{BASE_DETECTOR: BASE_DETECTOR_CONFIG})
+    if method not in names:
         raise ValueError(f'unknown toy-world method {method!r}; available: '
-                         f'{", ".join(METHOD_CONFIGS)}')
-    path = Path(config_dir) / METHOD_CONFIGS[method]
+                         f'{", ".join(names)}')
+    path = Path(config_dir) / names[method]
     if not path.is_file():
-        raise FileNotFoundError(f'config_dir {config_dir}: no {METHOD_CONFIGS[method]} '
+        raise FileNotFoundError(f'config_dir {config_dir}: no {names[method]} '
                                 f'(the toy-world configs, configs/toyworld/ in the repository)')
     return str(path)
 
 
-def toyworld_cfg_options(world_dir: str, clip_path: str, embedding_dir: str, out_dir: str,
-                         region_store: Optional[str] = None) -> Dict[str, object]:
-    """``--cfg-options`` that point a toy-world config at one world, CLIP and work dir."""
+def toyworld_cfg_options(world_dir: str, clip_path: Optional[str], embedding_dir: Optional[str],
+                         out_dir: str, region_store: Optional[str] = None,
+                         num_base_classes: Optional[int] = None) -> Dict[str, object]:
+    """``--cfg-options`` that point a toy-world config at one world, CLIP and work dir.
+
+    ``clip_path`` ``None``: a closed-vocabulary config (the base detector), whose linear
+    classifier gets ``num_base_classes`` outputs instead of a vocabulary."""
     world = f'{world_dir}/'
     head = 'model.roi_head.bbox_head.'
     options = {
@@ -60,11 +68,17 @@ def toyworld_cfg_options(world_dir: str, clip_path: str, embedding_dir: str, out
         'test_dataloader.dataset.data_root': world,
         'val_evaluator.ann_file': f'{world}annotations/val.json',
         'test_evaluator.ann_file': f'{world}annotations/val.json',
-        head + 'vocabulary.classes': f'{world}annotations/base_classes.txt',
-        head + 'vocabulary.pretrained': str(clip_path),
-        head + 'vocabulary.cache_dir': str(embedding_dir),
-        head + 'test_vocabulary.classes': f'{world}annotations/all_classes.txt',
     }
+    if clip_path is None:
+        if num_base_classes is not None:
+            options[head + 'num_classes'] = int(num_base_classes)
+    else:
+        options.update({
+            head + 'vocabulary.classes': f'{world}annotations/base_classes.txt',
+            head + 'vocabulary.pretrained': str(clip_path),
+            head + 'vocabulary.cache_dir': str(embedding_dir),
+            head + 'test_vocabulary.classes': f'{world}annotations/all_classes.txt',
+        })
     if region_store is not None:
         options['region_store'] = str(region_store)
     return options
@@ -198,9 +212,7 @@ def run_job(job: DetectorJob) -> Dict:
     tested, cpu_tested = time.perf_counter(), time.process_time()
     pictures = [str(p) for p in draw_examples(runner, out_dir / 'detections')]
     result = dict(
-        novel_ap50=round(100 * float(metrics['coco/novel_ap50']), 1),
-        base_ap50=round(100 * float(metrics['coco/base_ap50']), 1),
-        all_ap50=round(100 * float(metrics['coco/all_ap50']), 1),
+        **_ap50s(metrics),
         iterations=max_iters, train_s=round(trained - start, 1),
         test_s=round(tested - trained, 1), s_per_iter=round((trained - start) / max_iters, 3),
         train_cpu_s=round(cpu_trained - cpu_start, 1),
@@ -210,6 +222,16 @@ def run_job(job: DetectorJob) -> Dict:
         checkpoint=str(out_dir / f'iter_{max_iters}.pth'), inputs_digest=job.digest())
     write_json_atomic(result, job.result_path)
     return result
+
+
+def _ap50s(metrics: Dict) -> Dict[str, Optional[float]]:
+    """Novel / base / all AP50 in percent; a closed-vocabulary detector evaluated on the base
+    categories (mmdet's ``CocoMetric``) has only a base figure."""
+    if 'coco/novel_ap50' not in metrics:
+        return dict(novel_ap50=None, base_ap50=round(100 * float(metrics['coco/bbox_mAP_50']), 1),
+                    all_ap50=None)
+    return {key: round(100 * float(metrics[f'coco/{key}']), 1)
+            for key in ('novel_ap50', 'base_ap50', 'all_ap50')}
 
 
 def _last_iteration(log: Path) -> str:
@@ -230,16 +252,45 @@ def _last_iteration(log: Path) -> str:
 _CHILD = f'from {__name__} import main; main()'
 
 
-def run_jobs(jobs: Sequence[DetectorJob], threads: int = 2, progress: bool = True,
-             poll_s: float = 20.0) -> Dict[str, Dict]:
-    """Runs the jobs side by side, one subprocess each, and returns method -> result.
+class RunningJobs:
+    """Detector jobs started by :func:`start_jobs`; :meth:`wait` collects their results."""
+
+    def __init__(self, jobs: Sequence[DetectorJob], results: Dict[str, Dict],
+                 procs: List, progress: bool, poll_s: float) -> None:
+        self.jobs, self.results, self.procs = list(jobs), results, procs
+        self.progress, self.poll_s = progress, poll_s
+
+    def wait(self) -> Dict[str, Dict]:
+        """Waits for every job and returns method -> result, in the jobs' order.
+
+        Raises:
+            RuntimeError: a job failed (names it and shows the end of its log).
+        """
+        last_print = time.perf_counter()
+        while any(proc.poll() is None for _, proc, _ in self.procs):
+            time.sleep(0.5)
+            if self.progress and time.perf_counter() - last_print >= self.poll_s:
+                last_print = time.perf_counter()
+                states = [f'{job.method}: ' + (_last_iteration(log) if proc.poll() is None
+                                               else 'done') for job, proc, log in self.procs]
+                print('  ' + '  '.join(states), flush=True)
+        for job, proc, log in self.procs:
+            if proc.returncode != 0:
+                tail = log.read_text(errors='replace')[-3000:]
+                raise RuntimeError(f'toy-world detector {job.method} failed (exit '
+                                   f'{proc.returncode}, log {log}):\n{tail}')
+            self.results[job.method] = json.loads(job.result_path.read_text())
+        return {job.method: self.results[job.method] for job in self.jobs}
+
+
+def start_jobs(jobs: Sequence[DetectorJob], threads: int = 2, progress: bool = True,
+               poll_s: float = 20.0) -> RunningJobs:
+    """Starts the jobs side by side, one subprocess each, and returns at once.
 
     Jobs whose result is up to date are skipped (``skipped: <method>`` on stdout). The
     others share ``threads`` CPU threads equally (at least one each); each writes its log to
-    ``<out_dir>/run.log``, and a line of every job's iteration is printed each ``poll_s``.
-
-    Raises:
-        RuntimeError: a job failed (names it and shows the end of its log).
+    ``<out_dir>/run.log``; while :meth:`RunningJobs.wait` waits, a line of every job's
+    iteration is printed each ``poll_s``.
     """
     results: Dict[str, Dict] = {}
     pending = []
@@ -264,21 +315,17 @@ def run_jobs(jobs: Sequence[DetectorJob], threads: int = 2, progress: bool = Tru
         procs.append((job, proc, log))
         print(f'training {job.method} ({per_job} thread{"s" * (per_job > 1)}, log: {log})',
               flush=True)
-    last_print = time.perf_counter()
-    while any(proc.poll() is None for _, proc, _ in procs):
-        time.sleep(0.5)
-        if progress and time.perf_counter() - last_print >= poll_s:
-            last_print = time.perf_counter()
-            states = [f'{job.method}: ' + (_last_iteration(log) if proc.poll() is None
-                                           else 'done') for job, proc, log in procs]
-            print('  ' + '  '.join(states), flush=True)
-    for job, proc, log in procs:
-        if proc.returncode != 0:
-            tail = log.read_text(errors='replace')[-3000:]
-            raise RuntimeError(f'toy-world detector {job.method} failed (exit '
-                               f'{proc.returncode}, log {log}):\n{tail}')
-        results[job.method] = json.loads(job.result_path.read_text())
-    return {job.method: results[job.method] for job in jobs}
+    return RunningJobs(jobs, results, procs, progress, poll_s)
+
+
+def run_jobs(jobs: Sequence[DetectorJob], threads: int = 2, progress: bool = True,
+             poll_s: float = 20.0) -> Dict[str, Dict]:
+    """Runs the jobs side by side (:func:`start_jobs`) and returns method -> result.
+
+    Raises:
+        RuntimeError: a job failed (names it and shows the end of its log).
+    """
+    return start_jobs(jobs, threads, progress, poll_s).wait()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -2,9 +2,16 @@
 
 Every step is a function of its inputs and writes its outputs under the work dir; a rerun
 skips a step whose outputs were made from the same inputs (and prints ``skipped: <step>``).
-The detectors run in two rounds of side-by-side processes (:func:`detector_runs.run_jobs`):
-ViLD-text (whose RPN proposes ViLD's regions) with grounding, then, after the CLIP regions
-are embedded, ViLD with ViLD-ensemble.
+
+The detectors share what they can. With ``base_iters`` (the default demo), one *base
+detector* (the ViLD-text config: base boxes only, the frozen text classifier) is trained
+first with every thread; its RPN proposes the regions that ViLD's image branch distils, and
+every method then starts from its weights and trains ``det_iters`` more iterations, side by
+side in one-thread processes (:func:`detector_runs.run_jobs`). Every method gets the same
+start and the same number of steps, so their differences are the methods' (as ImageNet
+initialisation is shared by ViLD's detectors); the base detector never saw a novel box.
+Without ``base_iters`` each method trains from scratch: ViLD-text (whose RPN proposes the
+regions) with grounding, then ViLD with ViLD-ensemble.
 """
 import hashlib
 import json
@@ -18,8 +25,9 @@ from ..text import TextEmbeddingCache
 from ..text.embedding_cache import file_sha256
 from ..text.templates import load_templates
 from ..utils.atomic_io import write_json_atomic
-from .detector_runs import (METHOD_CONFIGS, REGION_METHODS, DetectorJob, load_job_config,
-                            method_config, run_jobs, toyworld_cfg_options)
+from .detector_runs import (BASE_DETECTOR, METHOD_CONFIGS, REGION_METHODS, DetectorJob,
+                            load_job_config, method_config, run_jobs, start_jobs,
+                            toyworld_cfg_options)
 from .report import write_report
 from .toy_clip import TOY_CLIP_MODEL, train_toy_clip, zero_shot_accuracy
 from .world_spec import ToyWorldSpec
@@ -50,7 +58,10 @@ class ToyWorldPipeline:
         config_dir: Folder of the toy-world detector configs (``configs/toyworld/``).
         clip_steps: Optimiser steps of the tiny CLIP.
         methods: Detector methods to train and evaluate, names of :data:`METHODS`.
-        det_iters: Detector training iterations; ``None`` keeps each config's schedule.
+        det_iters: Training iterations of each method (after the base detector, if any);
+            ``None`` keeps each config's schedule.
+        base_iters: Iterations of the shared base detector every method starts from;
+            ``None`` or 0: every method trains from scratch.
         threads: CPU threads to use; detectors trained side by side share them.
         progress: Show progress bars and progress lines.
     """
@@ -58,20 +69,24 @@ class ToyWorldPipeline:
     def __init__(self, spec: ToyWorldSpec, work_dir: str, config_dir: str,
                  clip_steps: int = 900, methods: Sequence[str] = (),
                  det_iters: Optional[int] = None, threads: Optional[int] = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, base_iters: Optional[int] = None) -> None:
         unknown = [m for m in methods if m not in METHODS]
         if unknown:
             raise ValueError(f'methods: unknown toy-world methods {unknown}; available: '
                              f'{", ".join(METHODS)}')
         if det_iters is not None and det_iters < 1:
             raise ValueError(f'det_iters must be >= 1, got {det_iters}')
+        if base_iters is not None and base_iters < 0:
+            raise ValueError(f'base_iters must be >= 0, got {base_iters}')
         self.spec = spec
         self.work_dir = Path(work_dir)
         self.config_dir = str(config_dir)
         self.configs = {m: method_config(self.config_dir, m) for m in METHODS}
+        self.base_config = method_config(self.config_dir, BASE_DETECTOR)
         self.clip_steps = clip_steps
         self.methods = list(methods)
         self.det_iters = det_iters
+        self.base_iters = base_iters or 0
         self.threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0)) or \
             os.cpu_count() or 1
         self.progress = progress
@@ -80,6 +95,7 @@ class ToyWorldPipeline:
         self.embedding_dir = self.work_dir / 'embeddings'
         self.region_store = self.work_dir / 'regions'
         self.timings: Dict[str, float] = {}
+        self.base_result: Optional[Dict] = None
         self.cpu_timings: Dict[str, float] = {}
 
     def _timed(self, name: str, fn: Callable):
@@ -100,7 +116,7 @@ class ToyWorldPipeline:
         cfg = load_job_config(self.configs[PROPOSAL_METHOD], {})
         return cfg.model.roi_head.bbox_head.vocabulary.get('templates', 'vild')
 
-    def train_clip(self, world: Dict) -> Dict:
+    def train_clip(self, world: Dict, threads: int) -> Dict:
         """Trains the tiny CLIP and measures its zero-shot accuracy on held-out crops, the
         way the detector uses it (the configs' templates, 1x + 1.5x crops) and with one
         template on 1x crops; skipped when made from the same world and settings."""
@@ -113,9 +129,15 @@ class ToyWorldPipeline:
             if stamp.get('inputs_digest') == _digest(inputs):
                 self._say('skipped: train_clip (checkpoint up to date)')
                 return stamp
-        stats = train_toy_clip(str(self.world_dir), str(self.clip_path),
-                               steps=self.clip_steps, seed=self.spec.seed,
-                               progress=self.progress)
+        import torch
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            stats = train_toy_clip(str(self.world_dir), str(self.clip_path),
+                                   steps=self.clip_steps, seed=self.spec.seed,
+                                   progress=self.progress)
+        finally:
+            torch.set_num_threads(previous)
         novel = world['novel_classes']
         stats['zero_shot'] = zero_shot_accuracy(
             str(self.world_dir), str(self.clip_path), load_templates(templates)[1],
@@ -133,35 +155,53 @@ class ToyWorldPipeline:
         cache = TextEmbeddingCache(self.embedding_dir)
         return cache.get(list(classes), TOY_CLIP_MODEL, str(self.clip_path), self.templates())
 
-    def job(self, method: str, extra_inputs: Sequence = ()) -> DetectorJob:
-        """The detector job of ``method`` on this world, CLIP and (for ViLD) region store."""
+    def job(self, method: str, extra_inputs: Sequence = (), init: Optional[str] = None,
+            out_name: Optional[str] = None, max_iters: Optional[int] = None) -> DetectorJob:
+        """The detector job of ``method`` on this world, CLIP and (for ViLD) region store;
+        ``init``: a checkpoint to start from (``load_from``), ``out_name``: the job's name and
+        folder (default ``method``), ``max_iters``: default :attr:`det_iters`."""
+        name = out_name or method
         store = str(self.region_store) if method in REGION_METHODS else None
         options = toyworld_cfg_options(str(self.world_dir), str(self.clip_path),
-                                       str(self.embedding_dir), str(self.work_dir / method),
+                                       str(self.embedding_dir), str(self.work_dir / name),
                                        region_store=store)
         # Another world, another detector initialisation: seeds are varied as a whole.
         options['randomness.seed'] = self.spec.seed
         inputs = [self.spec.to_dict(), file_sha256(self.clip_path), *extra_inputs]
-        return DetectorJob(method, self.configs[method], options, str(self.work_dir / method),
-                           self.det_iters, inputs)
+        if init is not None:
+            options['load_from'] = str(init)
+            inputs.append(file_sha256(init))
+        return DetectorJob(name, self.configs[method], options, str(self.work_dir / name),
+                           max_iters or self.det_iters, inputs)
 
-    def clip_regions(self, proposer: Dict) -> Dict:
+    def base_job(self) -> DetectorJob:
+        """The shared base detector: a closed-vocabulary Faster R-CNN on the base boxes."""
+        num_base = sum(c['split'] == 'base' for c in self.spec.categories())
+        options = toyworld_cfg_options(str(self.world_dir), None, None,
+                                       str(self.work_dir / BASE_DETECTOR),
+                                       num_base_classes=num_base)
+        options['randomness.seed'] = self.spec.seed
+        return DetectorJob(BASE_DETECTOR, self.base_config, options,
+                           str(self.work_dir / BASE_DETECTOR), self.base_iters,
+                           [self.spec.to_dict()])
+
+    def clip_regions(self, proposer: Dict, config: str, options: Dict) -> Dict:
         """Fills the region store of ViLD's image branch from ``proposer``'s checkpoint (its
-        RPN's top :data:`TOY_NUM_REGIONS` proposals, embedded at :data:`CROP_SCALES`);
-        returns the store's provenance and the precompute's figures. A store made from
-        another checkpoint or CLIP is replaced, since the world changed under it."""
+        RPN's top :data:`TOY_NUM_REGIONS` proposals, embedded at :data:`CROP_SCALES`), built
+        from ``config`` with ``options``; returns the store's provenance and the precompute's
+        figures. A store made from another checkpoint or CLIP is replaced, since the world
+        changed under it."""
         from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
         figures_path = self.work_dir / 'clip_regions.json'
         if self._region_store_up_to_date(proposer['checkpoint']):
             self._say('skipped: clip_regions (store up to date)')
             figures = json.loads(figures_path.read_text())
         else:
-            options = toyworld_cfg_options(str(self.world_dir), str(self.clip_path),
-                                           str(self.embedding_dir), str(self.work_dir))
+            options = dict(options, work_dir=str(self.work_dir))
 
             def compute():
                 return precompute_clip_regions(
-                    self.configs[PROPOSAL_METHOD], proposer['checkpoint'], TOY_CLIP_MODEL,
+                    config, proposer['checkpoint'], TOY_CLIP_MODEL,
                     str(self.clip_path), str(self.region_store), num_regions=TOY_NUM_REGIONS,
                     crop_scales=CROP_SCALES, batch_size=8, workers=0, cfg_options=options,
                     device='cuda' if _cuda() else 'cpu', progress=self.progress)
@@ -188,6 +228,11 @@ class ToyWorldPipeline:
             meta.get('proposal_checkpoint_sha256') == file_sha256(checkpoint) and \
             meta.get('clip_weights_id') == 'sha256:' + file_sha256(self.clip_path)
 
+    def _text_embeddings_step(self, world: Dict) -> None:
+        classes = world['base_classes'] + world['novel_classes']
+        self._timed('text_embeddings', lambda: (self.text_embeddings(world['base_classes']),
+                                                self.text_embeddings(classes)))
+
     # -- the whole job ---------------------------------------------------------------------
     def run(self) -> Dict:
         """Runs every step and writes the report; returns the flat summary of figures."""
@@ -196,33 +241,57 @@ class ToyWorldPipeline:
             self._say('skipped: generate_world (world up to date)')
         world = self._timed('generate_world', lambda: generate_world(
             self.spec, str(self.world_dir), progress=self.progress))
-        clip = self._timed('train_clip', lambda: self.train_clip(world))
-        classes = world['base_classes'] + world['novel_classes']
-        self._timed('text_embeddings', lambda: (self.text_embeddings(world['base_classes']),
-                                                self.text_embeddings(classes)))
         results: Dict[str, Dict] = {}
         regions = None
-        # Round 1: methods that need only the CLIP; ViLD-text also proposes ViLD's regions.
         wants_regions = any(m in REGION_METHODS for m in self.methods)
-        first = [m for m in METHODS if m in self.methods and m not in REGION_METHODS
-                 or (m == PROPOSAL_METHOD and wants_regions)]
-        if first:
-            results.update(self._timed('detectors:' + '+'.join(first), lambda: run_jobs(
-                [self.job(m) for m in first], self.threads, self.progress)))
-        # Round 2: ViLD and ViLD-ensemble distil the regions of the ViLD-text RPN.
-        second = [m for m in METHODS if m in self.methods and m in REGION_METHODS]
-        if second:
-            regions = self._timed('clip_regions',
-                                  lambda: self.clip_regions(results[PROPOSAL_METHOD]))
-            results.update(self._timed('detectors:' + '+'.join(second), lambda: run_jobs(
-                [self.job(m, [regions['provenance']]) for m in second], self.threads,
-                self.progress)))
+        if self.base_iters:
+            # Stage 1: the base detector needs no CLIP: one thread trains it while the CLIP
+            # trains on the others.
+            base_run = start_jobs([self.base_job()], 1, self.progress)
+            clip_threads = max(1, self.threads - 1) if base_run.procs else self.threads
+            clip = self._timed('train_clip', lambda: self.train_clip(world, clip_threads))
+            self._text_embeddings_step(world)
+            base = self._timed(f'{BASE_DETECTOR} (after train_clip)',
+                               base_run.wait)[BASE_DETECTOR]
+            self.base_result = base
+            if wants_regions:
+                base_options = self.base_job().cfg_options
+                regions = self._timed('clip_regions', lambda: self.clip_regions(
+                    base, self.base_config, base_options))
+            # Stage 2: every method from the base detector's weights, side by side.
+            todo = [m for m in METHODS if m in self.methods]
+            if todo:
+                results.update(self._timed('detectors:' + '+'.join(todo), lambda: run_jobs(
+                    [self.job(m, [regions['provenance']] if m in REGION_METHODS else [],
+                              init=base['checkpoint']) for m in todo],
+                    self.threads, self.progress)))
+        else:
+            clip = self._timed('train_clip', lambda: self.train_clip(world, self.threads))
+            self._text_embeddings_step(world)
+            # Round 1: methods that need only the CLIP; ViLD-text also proposes the regions.
+            first = [m for m in METHODS if m in self.methods and m not in REGION_METHODS
+                     or (m == PROPOSAL_METHOD and wants_regions)]
+            if first:
+                results.update(self._timed('detectors:' + '+'.join(first), lambda: run_jobs(
+                    [self.job(m) for m in first], self.threads, self.progress)))
+            # Round 2: ViLD and ViLD-ensemble distil the regions of the ViLD-text RPN.
+            second = [m for m in METHODS if m in self.methods and m in REGION_METHODS]
+            if second:
+                proposer = self.job(PROPOSAL_METHOD)
+                regions = self._timed('clip_regions', lambda: self.clip_regions(
+                    results[PROPOSAL_METHOD], proposer.config, proposer.cfg_options))
+                results.update(self._timed('detectors:' + '+'.join(second), lambda: run_jobs(
+                    [self.job(m, [regions['provenance']]) for m in second], self.threads,
+                    self.progress)))
         results = {m: results[m] for m in METHODS if m in self.methods}
         summary = self.summary(clip, results, regions)
+        if self.base_result:
+            summary[f'{BASE_DETECTOR}/base_ap50'] = self.base_result['base_ap50']
         summary['seconds'] = round(time.perf_counter() - start, 1)
         summary['cpu_seconds'] = round(sum(self.cpu_timings.values()), 1)
         write_report(self.work_dir, world, clip, results, self.timings, summary,
-                     regions['figures'] if regions else None, self.cpu_timings)
+                     regions['figures'] if regions else None, self.cpu_timings,
+                     base=self.base_result)
         return summary
 
     @staticmethod

@@ -31,16 +31,17 @@ def _ap_table_image(results: Dict, path: Path) -> None:
 
 def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings: Dict,
                  summary: Dict, regions: Optional[Dict] = None,
-                 cpu_timings: Optional[Dict] = None) -> None:
+                 cpu_timings: Optional[Dict] = None, base: Optional[Dict] = None) -> None:
     """Writes ``report.json`` (everything) and ``report.md`` (for people) into ``work_dir``.
 
     ``regions`` are the figures of the CLIP region precompute, when a ViLD method ran;
-    ``cpu_timings`` the CPU seconds of each step (this process and its detector processes).
+    ``cpu_timings`` the CPU seconds of each step (this process and its detector processes);
+    ``base`` the result of the shared base detector every method started from, if any.
     """
     cpu_timings = cpu_timings or {}
     work_dir = Path(work_dir)
     write_json_atomic(dict(summary=summary, world=world, clip=clip, methods=results,
-                           clip_regions=regions, timings_s=timings,
+                           base_detector=base, clip_regions=regions, timings_s=timings,
                            cpu_timings_s=cpu_timings), work_dir / 'report.json')
     zs, zs1 = clip['zero_shot'], clip['zero_shot_1x_single']
     num_classes = len(world['base_classes']) + len(world['novel_classes'])
@@ -64,6 +65,13 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
                   f"{regions['images']} training images, {regions['crops']} crops (1x and 1.5x "
                   f"of the top proposals) embedded at {regions['crops_per_s']} crops/s "
                   f"({regions['seconds']} s) into `{regions['store']}`.", '']
+    if base:
+        lines += ['## Base detector', '',
+                  f"Every method below starts from one base detector: mmdet's Faster R-CNN with "
+                  f"a linear classifier over the base categories, trained {base['iterations']} "
+                  f"iterations on base boxes ({base['train_s']} s, beside the CLIP); its RPN "
+                  f"proposed the CLIP regions. Its AP50 on the base categories: "
+                  f"{base['base_ap50']:.1f}. The iterations below come after it.", '']
     if results:
         lines += ['## Detectors (AP50, %)', '',
                   '| method | novel | base | all | iterations | train s | s / iter |',

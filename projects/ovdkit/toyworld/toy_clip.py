@@ -97,10 +97,15 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     images, data = load_caption_set(world_dir, 'clip_train')
     images = images.to(device)
     img_idx, boxes, labels = _object_table(data)
-    captions_of = [a['caption'] for a in data['annotations']]
+    # A world has one caption per category: each step encodes each caption in the batch once
+    # (the text tower is per-sequence, so the features are the same as encoding every row).
+    distinct = sorted({a['caption'] for a in data['annotations']})
+    caption_index = torch.tensor([distinct.index(a['caption']) for a in data['annotations']])
+    tokens = tokenizer(distinct).to(device)
     loss_fn = open_clip.ClipLoss()
+    # foreach: one fused update over all tensors (on CPU torch defaults to a per-tensor loop).
     optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98),
-                                  eps=1e-6)
+                                  eps=1e-6, foreach=True)
     warmup = max(1, int(0.05 * steps))
     bar = ProgressBar(steps, file=sys.stderr) if progress else None
     start, loss_value = time.perf_counter(), float('nan')
@@ -121,9 +126,10 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
                           centre + half], dim=1).to(device)
         batch_images = images[img_idx[pick].to(device)].float() / 255
         crops = crop_and_normalize(batch_images, rois, size, mean, std)
-        captions = [captions_of[int(i)] for i in pick]
-        image_f, text_f, logit_scale = model(crops, tokenizer(captions).to(device))
-        loss = loss_fn(image_f, text_f, logit_scale)
+        used, rows = torch.unique(caption_index[pick], return_inverse=True)
+        image_f = model.encode_image(crops, normalize=True)
+        text_f = model.encode_text(tokens[used.to(device)], normalize=True)[rows.to(device)]
+        loss = loss_fn(image_f, text_f, model.logit_scale.exp())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
