@@ -14,7 +14,13 @@ custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
 world_root = 'work_dirs/toyworld/world/'
 # 36 base categories in the default world (tools/toyworld.py sets the count of its world);
 # class-agnostic boxes, as the open-vocabulary heads regress them, so the regressor carries over.
-model = dict(roi_head=dict(bbox_head=dict(num_classes=36, reg_class_agnostic=True)))
+# A cosine classifier (mmdet's NormedLinear, scale 50 = the heads' temperature 0.02), as the
+# open-vocabulary heads classify: base AP50 after 1500 iterations 80.4 against 68.4 and 56.3
+# (two runs) with the linear one; the methods fine-tuned from it (300 iterations, novel / base
+# AP50): ViLD-text 23.2 / 85.7, ViLD 57.9 / 88.2 (linear: 24.2 / 84.2, 55.4 / 81.4).
+model = dict(roi_head=dict(bbox_head=dict(
+    num_classes=36, reg_class_agnostic=True,
+    cls_predictor_cfg=dict(type='NormedLinear', tempearture=50))))
 
 val_dataloader = dict(dataset=dict(classes_split='base'))
 test_dataloader = val_dataloader
