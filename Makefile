@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test web
+.PHONY: setup demo demo-all test web
 
 setup:
 	bash tools/setup_env.sh
 
 demo: setup
 	$(PY) tools/toyworld.py
+
+# The demo plus the GLIP-style grounding head (a fourth detector beside the other three).
+demo-all: setup
+	$(PY) tools/toyworld.py --methods all
 
 # The web page over the toy world's ViLD-ensemble model (after `make demo`), on
 # http://127.0.0.1:7860/ (this machine only). Other options: make web WEB_ARGS="--port 8000".
