@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 
 from conftest import REPO, run_tool
-from ovdkit.toyworld.detector_runs import METHOD_CONFIGS
+from ovdkit.toyworld.detector_runs import method_config
 from test_apis.ovd_helpers import build_checkpoint, scenes
 from test_tools.webdemo_helpers import request
 
@@ -44,7 +44,8 @@ def fake_toy_world(work: Path) -> Path:
     ``last_checkpoint`` names the old place), the class lists and validation images."""
     build = work / 'build'
     build.mkdir()
-    _, checkpoint = build_checkpoint(METHOD_CONFIGS['vild-ensemble'], build)
+    config = method_config(str(REPO / 'configs' / 'toyworld'), 'vild-ensemble')
+    _, checkpoint = build_checkpoint(config, build)
     world = work / 'toyworld'
     (world / 'clip').mkdir(parents=True)
     shutil.copy(build / 'clip.pt', world / 'clip' / 'toyclip.pt')
