@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo lint test web
+.PHONY: setup demo demo-all lint test web
 
 setup:
 	bash tools/setup_env.sh
 
 demo: setup
 	$(PY) tools/toyworld.py
+
+# The demo plus the GLIP-style grounding head (a fourth detector beside the other three).
+demo-all: setup
+	$(PY) tools/toyworld.py --methods all
 
 # Lint first (ruff.toml: pyflakes + pycodestyle; setup.cfg: isort as mmdet sorts imports), as
 # .pre-commit-config.yaml does on commit.

@@ -25,6 +25,8 @@ from mmengine.config import DictAction
 
 #: The toy-world method served with no --config / --checkpoint.
 TOYWORLD_METHOD = 'vild-ensemble'
+#: The toy-world configs, next to this tool in the repository (as tools/toyworld.py finds them).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'toyworld'
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
@@ -116,14 +118,15 @@ def toyworld_model(toyworld_dir: str) -> Dict:
             f'no trained toy-world {TOYWORLD_METHOD} model in {work / TOYWORLD_METHOD} '
             f'(--toyworld-dir {toyworld_dir}): run `make demo` first, or give --config and '
             f'--checkpoint')
-    from ovdkit.toyworld import ToyWorldPipeline, ToyWorldSpec
-    from ovdkit.toyworld.detector_runs import METHOD_CONFIGS, REPO_ROOT, toyworld_cfg_options
-    pipeline = ToyWorldPipeline(ToyWorldSpec(), str(work))  # only its paths are used
-    names_file = pipeline.world_dir / 'annotations' / 'all_classes.txt'
-    val_images = pipeline.world_dir / 'images' / 'val'
-    return dict(config=str(REPO_ROOT / METHOD_CONFIGS[TOYWORLD_METHOD]),
+    from ovdkit.toyworld.detector_runs import method_config, toyworld_cfg_options
+    world_dir = work / 'world'
+    names_file = world_dir / 'annotations' / 'all_classes.txt'
+    val_images = world_dir / 'images' / 'val'
+    return dict(config=method_config(str(CONFIG_DIR), TOYWORLD_METHOD),
                 checkpoint=str(checkpoint),
-                cfg_options=toyworld_cfg_options(pipeline, TOYWORLD_METHOD),
+                cfg_options=toyworld_cfg_options(
+                    str(world_dir), str(work / 'clip' / 'toyclip.pt'), str(work / 'embeddings'),
+                    str(work / TOYWORLD_METHOD)),
                 vocab=', '.join(n.strip() for n in names_file.read_text().splitlines()
                                 if n.strip()) if names_file.is_file() else None,
                 examples=val_images if val_images.is_dir() else None,

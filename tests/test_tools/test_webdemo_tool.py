@@ -12,7 +12,7 @@ import cv2
 from ovdkit.testing import REPO, run_tool
 from ovdkit.testing.detectors import build_checkpoint, toy_scenes
 from ovdkit.testing.webdemo_fixtures import request
-from ovdkit.toyworld.detector_runs import METHOD_CONFIGS
+from ovdkit.toyworld.detector_runs import method_config
 
 NAMES = ['red star', 'blue circle', 'green cross', 'yellow heart']
 
@@ -44,7 +44,8 @@ def fake_toy_world(work: Path) -> Path:
     ``last_checkpoint`` names the old place), the class lists and validation images."""
     build = work / 'build'
     build.mkdir()
-    _, checkpoint = build_checkpoint(METHOD_CONFIGS['vild-ensemble'], build)
+    config = method_config(str(REPO / 'configs' / 'toyworld'), 'vild-ensemble')
+    _, checkpoint = build_checkpoint(config, build)
     world = work / 'toyworld'
     (world / 'clip').mkdir(parents=True)
     shutil.copy(build / 'clip.pt', world / 'clip' / 'toyclip.pt')

@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import run_tool
-from ovdkit.text import CLIPTextEncoder
+from ovdkit.text import VILD_TEMPLATES, CLIPTextEncoder
+from ovdkit.text.embedding_cache import file_sha256
 from ovdkit.toyworld import (TOY_CLIP_MODEL, ToyWorldSpec, generate_world, train_toy_clip,
                              zero_shot_accuracy)
+from conftest import run_tool
 
 SMALL = dict(shapes=('circle', 'square', 'triangle'), colors=('red', 'blue'),
              num_train=4, num_val=4, num_clip_train=150, num_clip_val=40,
@@ -48,32 +49,75 @@ def test_checkpoint_loads_through_pretrained_path(trained):
     torch.testing.assert_close(encoder.encode_prompts(['a photo of a red circle.']), expected)
 
 
+def test_zero_shot_as_the_detector_uses_clip(trained):
+    root, summary, ckpt, _ = trained
+    args = (str(root / 'world'), str(ckpt))
+    single_1x = zero_shot_accuracy(*args, novel_names=summary['novel_classes'])
+    both = zero_shot_accuracy(*args, templates=('a photo of a {}.',), crop_scales=(1.0, 1.5),
+                              novel_names=summary['novel_classes'])
+    vild = zero_shot_accuracy(*args, templates=VILD_TEMPLATES, crop_scales=(1.0, 1.5))
+    assert both['crops'] == single_1x['crops'] == vild['crops']
+    # other crops and templates give other predictions, all of them well above chance (1/6)
+    assert both['acc'] > 0.35 and vild['acc'] > 0.25, (both, vild)
+    assert len({single_1x['acc'], both['acc'], vild['acc']}) > 1
+
+
+def last_json(proc):
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     args = ['tools/toyworld.py', '--work-dir', tmp_path, '--shapes', 'circle,square,star',
             '--colors', 'red,blue', '--novel-shapes', 'star', '--num-train', 4, '--num-val', 3,
             '--num-clip-train', 30, '--num-clip-val', 10, '--clip-steps', 10,
-            '--methods', 'vild-text,vild,vild-ensemble', '--det-iters', 3, '--no-progress']
-    first = json.loads(run_tool(args).stdout.strip().splitlines()[-1])
+            '--methods', 'vild-text,vild,vild-ensemble', '--base-iters', 2, '--det-iters', 3,
+            '--threads', 2, '--no-progress']
+    proc = run_tool(args)
+    first = last_json(proc)
     methods = ('vild-text', 'vild', 'vild-ensemble')
-    assert set(first) == {'clip_zero_shot_acc', 'clip_novel_acc', 'seconds',
-                          'clip_regions_crops_per_s'} | {
-        f'{m}/{k}_ap50' for m in methods for k in ('novel', 'base', 'all')}
-    assert all(0 <= first[f'{m}/{k}_ap50'] <= 100 for m in methods
-               for k in ('novel', 'base', 'all'))
+    assert set(first) == {
+        'clip_zero_shot_acc', 'clip_novel_acc', 'clip_zero_shot_acc_1x_single',
+        'clip_novel_acc_1x_single', 'seconds', 'cpu_seconds', 'clip_regions_crops_per_s'} | {
+        f'{m}/{k}_ap50' for m in methods for k in ('novel', 'base', 'all')} | {
+        'base-detector/base_ap50'}
+    # The base detector (one thread, beside the CLIP), then every method side by side
+    assert 'training base-detector (1 thread' in proc.stdout
+    for method in methods:
+        assert f'training {method} (1 thread' in proc.stdout
+    base_ckpt = tmp_path / 'base-detector' / 'iter_2.pth'
+    assert base_ckpt.is_file()
     for method in methods:
         assert (tmp_path / method / 'iter_3.pth').is_file()
-    # ViLD's targets: every training image's top proposals of the vild-text RPN, embedded.
+        log = (tmp_path / method / 'run.log').read_text()
+        # every method starts from the base detector's weights, then trains its own 3 steps
+        assert f'Load checkpoint from {base_ckpt}' in log
+        assert 'Saving checkpoint at 3 iterations' in log
+    # ViLD's targets: every training image's top proposals of the base detector's RPN.
     store = json.loads((tmp_path / 'regions' / 'index.json').read_text())
     assert store['complete'] and store['num_images'] == 4
+    meta = json.loads((tmp_path / 'regions' / 'meta.json').read_text())
+    assert meta['proposal_checkpoint_sha256'] == file_sha256(base_ckpt)
     assert (tmp_path / 'ap50.png').is_file()
-    assert 0.0 <= first['clip_zero_shot_acc'] <= 1.0
     report = (tmp_path / 'report.md').read_text()
     assert 'concepts' in report and 'red star, blue star' in report
+    assert 'templates `single`, crops at 1x + 1.5x' in report
+    assert "mmdet's Faster R-CNN with a linear classifier over the base categories, trained 2 " \
+        'iterations on base boxes' in report
     saved = json.loads((tmp_path / 'report.json').read_text())
     assert saved['summary'] == first
+    assert saved['clip']['zero_shot']['crops'] == saved['clip']['zero_shot_1x_single']['crops']
+
+    outputs = [tmp_path / 'clip' / 'toyclip.pt', tmp_path / 'regions' / 'index.json',
+               base_ckpt] + [tmp_path / m / name for m in methods
+                             for name in ('result.json', 'iter_3.pth')]
+    before = {p: p.stat().st_mtime_ns for p in outputs}
     second = run_tool(args)
-    assert json.loads(second.stdout.strip().splitlines()[-1])['clip_zero_shot_acc'] == \
-        first['clip_zero_shot_acc']
-    timings = json.loads((tmp_path / 'report.json').read_text())['timings_s']
-    assert timings['train_clip'] == 0.0
-    assert all(timings[f'method:{m}'] < 5 for m in methods), timings
+    skipped = [line for line in second.stdout.splitlines() if line.startswith('skipped: ')]
+    assert [line.split()[1] for line in skipped] == [
+        'generate_world', 'base-detector', 'train_clip', 'clip_regions', 'vild-text', 'vild',
+        'vild-ensemble'], second.stdout
+    assert 'training ' not in second.stdout
+    assert {p: p.stat().st_mtime_ns for p in outputs} == before
+    timing = ('seconds', 'cpu_seconds')
+    assert {k: v for k, v in last_json(second).items() if k not in timing} == \
+        {k: v for k, v in first.items() if k not in timing}

@@ -1,7 +1,7 @@
 """Precomputes ViLD's region targets: RPN proposals of every training image, embedded by CLIP.
 
 Used by ``tools/precompute_clip_regions.py`` and the toy-world pipeline. Shard by shard (see
-:mod:`ovdkit.regions.region_store`): a DataLoader feeds the detector's test pipeline, the
+:mod:`ovdkit.datasets.region_store`): a DataLoader feeds the detector's test pipeline, the
 detector's RPN gives the top-M class-agnostic proposals after NMS, and
 :class:`CLIPRegionEmbedder` embeds their 1x and 1.5x crops from the same image tensor. Batches
 never straddle shards, so a restart recomputes whole shards exactly as they were first computed.

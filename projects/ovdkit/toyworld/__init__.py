@@ -1,4 +1,5 @@
 """The toy open-vocabulary world: colour x shape scenes, a tiny CLIP, the demo pipeline."""
+from .detector_runs import METHOD_CONFIGS, DetectorJob, run_jobs
 from .pipeline import METHODS, ToyWorldPipeline, parse_name_list
 from .scene_renderer import render_scene
 from .shapes import COLORS, DEFAULT_COLORS, SHAPE_NAMES, shape_polygon
@@ -8,7 +9,8 @@ from .world_spec import ToyWorldSpec
 from .world_writer import generate_world, world_is_complete
 
 __all__ = [
-    'METHODS', 'ToyWorldPipeline', 'parse_name_list', 'render_scene', 'COLORS',
+    'METHOD_CONFIGS', 'DetectorJob', 'run_jobs', 'METHODS', 'ToyWorldPipeline',
+    'parse_name_list', 'render_scene', 'COLORS',
     'DEFAULT_COLORS', 'SHAPE_NAMES', 'shape_polygon', 'TOY_CLIP_MODEL', 'crop_and_normalize',
     'square_crop_boxes', 'train_toy_clip', 'zero_shot_accuracy', 'ToyWorldSpec',
     'generate_world', 'world_is_complete'

@@ -1,30 +1,47 @@
 """The toy-world main job: world -> tiny CLIP -> text embeddings -> detectors -> report.
 
-Every step writes its outputs under the work dir and is skipped on a rerun when they exist
-and were made from the same inputs. Detector methods plug in through :data:`METHODS`.
+Every step is a function of its inputs and writes its outputs under the work dir; a rerun
+skips a step whose outputs were made from the same inputs (and prints ``skipped: <step>``).
+
+The detectors share what they can. With ``base_iters`` (the default demo), one *base
+detector* (the ViLD-text config: base boxes only, the frozen text classifier) is trained
+first with every thread; its RPN proposes the regions that ViLD's image branch distils, and
+every method then starts from its weights and trains ``det_iters`` more iterations, side by
+side in one-thread processes (:func:`detector_runs.run_jobs`). Every method gets the same
+start and the same number of steps, so their differences are the methods' (as ImageNet
+initialisation is shared by ViLD's detectors); the base detector never saw a novel box.
+Without ``base_iters`` each method trains from scratch: ViLD-text (whose RPN proposes the
+regions) with grounding, then ViLD with ViLD-ensemble.
 """
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ..utils.atomic_io import write_json_atomic
 from ..text import TextEmbeddingCache
 from ..text.embedding_cache import file_sha256
-from .detector_runs import (METHOD_CONFIGS, PROPOSAL_METHOD, REPO_ROOT, TOY_NUM_REGIONS,
-                            run_detector)
+from ..text.templates import load_templates
+from ..utils.atomic_io import write_json_atomic
+from .detector_runs import (BASE_DETECTOR, METHOD_CONFIGS, REGION_METHODS, DetectorJob,
+                            load_job_config, method_config, run_jobs, start_jobs,
+                            toyworld_cfg_options)
 from .report import write_report
 from .toy_clip import TOY_CLIP_MODEL, train_toy_clip, zero_shot_accuracy
 from .world_spec import ToyWorldSpec
-from .world_writer import generate_world
+from .world_writer import generate_world, world_is_complete
 
-#: Detector method name -> runner(pipeline) returning novel/base/all AP50 (percent) and
-#: extra figures: one per config of ``detector_runs.METHOD_CONFIGS``.
-METHODS: Dict[str, Callable[['ToyWorldPipeline'], Dict]] = {
-    name: (lambda pipeline, name=name: run_detector(pipeline, name))
-    for name in METHOD_CONFIGS}
+#: Detector methods, in report order.
+METHODS = tuple(METHOD_CONFIGS)
+#: The method whose RPN proposes the regions that ViLD's image branch distils (as in ViLD,
+#: an RPN trained on the base boxes), how many proposals per image are kept (24: at most 4
+#: objects a scene; 24 covered every novel object of a 1-5 object prototype world), and the
+#: crop scales they are embedded at (ViLD's 1x and 1.5x).
+PROPOSAL_METHOD = 'vild-text'
+TOY_NUM_REGIONS = 24
+CROP_SCALES = (1.0, 1.5)
 
 
 def _digest(obj) -> str:
@@ -36,109 +53,169 @@ class ToyWorldPipeline:
 
     Args:
         spec: The world to draw.
-        work_dir: Output folder (``world/``, ``clip/``, ``embeddings/``, one folder per
-            detector method, ``report.md``, ``report.json``).
+        work_dir: Output folder (``world/``, ``clip/``, ``embeddings/``, ``regions/``, one
+            folder per detector method, ``report.md``, ``report.json``).
+        config_dir: Folder of the toy-world detector configs (``configs/toyworld/``).
         clip_steps: Optimiser steps of the tiny CLIP.
         methods: Detector methods to train and evaluate, names of :data:`METHODS`.
-        det_iters: Detector training iterations; ``None`` keeps each config's schedule.
-        progress: Show progress bars.
+        det_iters: Training iterations of each method (after the base detector, if any);
+            ``None`` keeps each config's schedule.
+        base_iters: Iterations of the shared base detector every method starts from;
+            ``None`` or 0: every method trains from scratch.
+        threads: CPU threads to use; detectors trained side by side share them.
+        progress: Show progress bars and progress lines.
     """
 
-    def __init__(self, spec: ToyWorldSpec, work_dir: str, clip_steps: int = 900,
-                 methods: Sequence[str] = (), det_iters: Optional[int] = None,
-                 progress: bool = True) -> None:
+    def __init__(self, spec: ToyWorldSpec, work_dir: str, config_dir: str,
+                 clip_steps: int = 900, methods: Sequence[str] = (),
+                 det_iters: Optional[int] = None, threads: Optional[int] = None,
+                 progress: bool = True, base_iters: Optional[int] = None) -> None:
         unknown = [m for m in methods if m not in METHODS]
         if unknown:
-            raise ValueError(f'unknown toy-world methods {unknown}; available: '
-                             f'{sorted(METHODS) or "none yet"}')
+            raise ValueError(f'methods: unknown toy-world methods {unknown}; available: '
+                             f'{", ".join(METHODS)}')
+        if det_iters is not None and det_iters < 1:
+            raise ValueError(f'det_iters must be >= 1, got {det_iters}')
+        if base_iters is not None and base_iters < 0:
+            raise ValueError(f'base_iters must be >= 0, got {base_iters}')
         self.spec = spec
         self.work_dir = Path(work_dir)
+        self.config_dir = str(config_dir)
+        self.configs = {m: method_config(self.config_dir, m) for m in METHODS}
+        self.base_config = method_config(self.config_dir, BASE_DETECTOR)
         self.clip_steps = clip_steps
         self.methods = list(methods)
         self.det_iters = det_iters
+        self.base_iters = base_iters or 0
+        self.threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0)) or \
+            os.cpu_count() or 1
         self.progress = progress
         self.world_dir = self.work_dir / 'world'
         self.clip_path = self.work_dir / 'clip' / 'toyclip.pt'
         self.embedding_dir = self.work_dir / 'embeddings'
         self.region_store = self.work_dir / 'regions'
         self.timings: Dict[str, float] = {}
-        self.results: Dict = {}
-        self.region_figures: Optional[Dict] = None
+        self.base_result: Optional[Dict] = None
+        self.cpu_timings: Dict[str, float] = {}
 
-    # -- steps -----------------------------------------------------------------------------
     def _timed(self, name: str, fn: Callable):
-        start = time.perf_counter()
+        """Runs a step, recording its wall seconds and the CPU seconds of this process and
+        of the detector processes it waited for."""
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         out = fn()
         self.timings[name] = round(time.perf_counter() - start, 1)
+        self.cpu_timings[name] = round(_cpu_seconds() - cpu_start, 1)
         return out
 
-    def generate(self) -> Dict:
-        """Draws the world (skipped when ``world/world.json`` matches the spec)."""
-        return self._timed('generate_world', lambda: generate_world(
-            self.spec, str(self.world_dir), progress=self.progress))
+    def _say(self, text: str) -> None:
+        print(text, flush=True)
 
-    def train_clip(self) -> Dict:
-        """Trains the tiny CLIP and measures zero-shot accuracy (skipped when up to date)."""
+    # -- steps -----------------------------------------------------------------------------
+    def templates(self) -> str:
+        """The prompt templates the detector configs build their classifiers with."""
+        cfg = load_job_config(self.configs[PROPOSAL_METHOD], {})
+        return cfg.model.roi_head.bbox_head.vocabulary.get('templates', 'vild')
+
+    def train_clip(self, world: Dict, threads: int) -> Dict:
+        """Trains the tiny CLIP and measures its zero-shot accuracy on held-out crops, the
+        way the detector uses it (the configs' templates, 1x + 1.5x crops) and with one
+        template on 1x crops; skipped when made from the same world and settings."""
         stamp_path = self.clip_path.with_suffix('.json')
-        inputs = dict(world=self.spec.to_dict(), steps=self.clip_steps, model=TOY_CLIP_MODEL)
+        templates = self.templates()
+        inputs = dict(world=self.spec.to_dict(), steps=self.clip_steps, model=TOY_CLIP_MODEL,
+                      templates=templates, crop_scales=CROP_SCALES)
         if stamp_path.is_file() and self.clip_path.is_file():
             stamp = json.loads(stamp_path.read_text())
             if stamp.get('inputs_digest') == _digest(inputs):
-                self.timings['train_clip'] = 0.0
+                self._say('skipped: train_clip (checkpoint up to date)')
                 return stamp
-
-        def run():
+        import torch
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
             stats = train_toy_clip(str(self.world_dir), str(self.clip_path),
                                    steps=self.clip_steps, seed=self.spec.seed,
                                    progress=self.progress)
-            novel = self.world['novel_classes']
-            stats['zero_shot'] = zero_shot_accuracy(str(self.world_dir), str(self.clip_path),
-                                                    novel_names=novel)
-            stats['inputs_digest'] = _digest(inputs)
-            write_json_atomic(stats, stamp_path)
-            return stats
-        return self._timed('train_clip', run)
+        finally:
+            torch.set_num_threads(previous)
+        novel = world['novel_classes']
+        stats['zero_shot'] = zero_shot_accuracy(
+            str(self.world_dir), str(self.clip_path), load_templates(templates)[1],
+            CROP_SCALES, novel_names=novel)
+        stats['zero_shot']['templates'] = templates
+        stats['zero_shot']['crop_scales'] = list(CROP_SCALES)
+        stats['zero_shot_1x_single'] = zero_shot_accuracy(
+            str(self.world_dir), str(self.clip_path), crop_scales=(1.0,), novel_names=novel)
+        stats['inputs_digest'] = _digest(inputs)
+        write_json_atomic(stats, stamp_path)
+        return stats
 
     def text_embeddings(self, classes: Sequence[str]):
         """``(C, D)`` embeddings of ``classes`` from the toy CLIP, through the cache."""
         cache = TextEmbeddingCache(self.embedding_dir)
-        return cache.get(list(classes), TOY_CLIP_MODEL, str(self.clip_path), 'vild')
+        return cache.get(list(classes), TOY_CLIP_MODEL, str(self.clip_path), self.templates())
 
-    def clip_regions(self) -> Dict:
-        """Fills the region store of ViLD's image branch; returns the store's provenance.
+    def job(self, method: str, extra_inputs: Sequence = (), init: Optional[str] = None,
+            out_name: Optional[str] = None, max_iters: Optional[int] = None) -> DetectorJob:
+        """The detector job of ``method`` on this world, CLIP and (for ViLD) region store;
+        ``init``: a checkpoint to start from (``load_from``), ``out_name``: the job's name and
+        folder (default ``method``), ``max_iters``: default :attr:`det_iters`."""
+        name = out_name or method
+        store = str(self.region_store) if method in REGION_METHODS else None
+        options = toyworld_cfg_options(str(self.world_dir), str(self.clip_path),
+                                       str(self.embedding_dir), str(self.work_dir / name),
+                                       region_store=store)
+        # Another world, another detector initialisation: seeds are varied as a whole.
+        options['randomness.seed'] = self.spec.seed
+        inputs = [self.spec.to_dict(), file_sha256(self.clip_path), *extra_inputs]
+        if init is not None:
+            options['load_from'] = str(init)
+            inputs.append(file_sha256(init))
+        return DetectorJob(name, self.configs[method], options, str(self.work_dir / name),
+                           max_iters or self.det_iters, inputs)
 
-        Proposals are the top :data:`TOY_NUM_REGIONS` of the RPN of :data:`PROPOSAL_METHOD`
-        (trained first if needed), embedded by the toy CLIP at 1x and 1.5x. A store made
-        from another checkpoint or CLIP is replaced, since the world changed under it.
-        """
+    def base_job(self) -> DetectorJob:
+        """The shared base detector: a closed-vocabulary Faster R-CNN on the base boxes."""
+        num_base = sum(c['split'] == 'base' for c in self.spec.categories())
+        options = toyworld_cfg_options(str(self.world_dir), None, None,
+                                       str(self.work_dir / BASE_DETECTOR),
+                                       num_base_classes=num_base)
+        options['randomness.seed'] = self.spec.seed
+        return DetectorJob(BASE_DETECTOR, self.base_config, options,
+                           str(self.work_dir / BASE_DETECTOR), self.base_iters,
+                           [self.spec.to_dict()])
+
+    def clip_regions(self, proposer: Dict, config: str, options: Dict) -> Dict:
+        """Fills the region store of ViLD's image branch from ``proposer``'s checkpoint (its
+        RPN's top :data:`TOY_NUM_REGIONS` proposals, embedded at :data:`CROP_SCALES`), built
+        from ``config`` with ``options``; returns the store's provenance and the precompute's
+        figures. A store made from another checkpoint or CLIP is replaced, since the world
+        changed under it."""
         from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
-        proposer = run_detector(self, PROPOSAL_METHOD)
-        config = str(REPO_ROOT / METHOD_CONFIGS[PROPOSAL_METHOD])
-        options = {'train_dataloader.dataset.data_root': f'{self.world_dir}/',
-                   'model.roi_head.bbox_head.vocabulary.pretrained': str(self.clip_path)}
+        figures_path = self.work_dir / 'clip_regions.json'
+        if self._region_store_up_to_date(proposer['checkpoint']):
+            self._say('skipped: clip_regions (store up to date)')
+            figures = json.loads(figures_path.read_text())
+        else:
+            options = dict(options, work_dir=str(self.work_dir))
 
-        def compute():
-            return precompute_clip_regions(
-                config, proposer['checkpoint'], TOY_CLIP_MODEL, str(self.clip_path),
-                str(self.region_store), num_regions=TOY_NUM_REGIONS, batch_size=8, workers=0,
-                cfg_options=options, progress=self.progress)
-
-        def run():
+            def compute():
+                return precompute_clip_regions(
+                    config, proposer['checkpoint'], TOY_CLIP_MODEL,
+                    str(self.clip_path), str(self.region_store), num_regions=TOY_NUM_REGIONS,
+                    crop_scales=CROP_SCALES, batch_size=8, workers=0, cfg_options=options,
+                    device='cuda' if _cuda() else 'cpu', progress=self.progress)
             try:
-                return compute()
+                figures = compute()
             except RegionStoreError:
                 shutil.rmtree(self.region_store)
-                return compute()
-        figures_path = self.work_dir / 'clip_regions.json'
-        if self.region_figures is None and self._region_store_up_to_date(proposer):
-            self.region_figures = json.loads(figures_path.read_text())
-        if self.region_figures is None:
-            self.region_figures = self._timed('clip_regions', run)
-            write_json_atomic(self.region_figures, figures_path)
+                figures = compute()
+            write_json_atomic(figures, figures_path)
         meta = CLIPRegionStore(self.region_store).meta
-        return {k: v for k, v in meta.items() if k != 'image_keys'}
+        return dict(figures=figures,
+                    provenance={k: v for k, v in meta.items() if k != 'image_keys'})
 
-    def _region_store_up_to_date(self, proposer: Dict) -> bool:
+    def _region_store_up_to_date(self, checkpoint: str) -> bool:
         """Whether the store is complete and made from this proposer and this CLIP."""
         from ..regions import CLIPRegionStore
         if not (self.work_dir / 'clip_regions.json').is_file() or \
@@ -147,37 +224,103 @@ class ToyWorldPipeline:
         store = CLIPRegionStore(self.region_store)
         meta = store.meta
         return store.complete and meta.get('num_regions') == TOY_NUM_REGIONS and \
-            meta.get('proposal_checkpoint_sha256') == file_sha256(proposer['checkpoint']) and \
+            meta.get('crop_scales') == list(CROP_SCALES) and \
+            meta.get('proposal_checkpoint_sha256') == file_sha256(checkpoint) and \
             meta.get('clip_weights_id') == 'sha256:' + file_sha256(self.clip_path)
 
-    @property
-    def world(self) -> Dict:
-        """The generated world's summary (``world.json``)."""
-        return json.loads((self.world_dir / 'world.json').read_text())
+    def _text_embeddings_step(self, world: Dict) -> None:
+        classes = world['base_classes'] + world['novel_classes']
+        self._timed('text_embeddings', lambda: (self.text_embeddings(world['base_classes']),
+                                                self.text_embeddings(classes)))
 
     # -- the whole job ---------------------------------------------------------------------
     def run(self) -> Dict:
         """Runs every step and writes the report; returns the flat summary of figures."""
         start = time.perf_counter()
-        world = self.generate()
-        clip = self.train_clip()
-        classes = world['base_classes'] + world['novel_classes']
-        self._timed('text_embeddings', lambda: self.text_embeddings(classes))
-        for method in self.methods:
-            self.results[method] = self._timed(f'method:{method}', lambda m=method: METHODS[m](
-                self))
-        summary = dict(clip_zero_shot_acc=round(clip['zero_shot']['acc'], 4),
-                       clip_novel_acc=round(clip['zero_shot']['novel_acc'], 4))
-        for method, res in self.results.items():
+        if world_is_complete(self.spec, str(self.world_dir)):
+            self._say('skipped: generate_world (world up to date)')
+        world = self._timed('generate_world', lambda: generate_world(
+            self.spec, str(self.world_dir), progress=self.progress))
+        results: Dict[str, Dict] = {}
+        regions = None
+        wants_regions = any(m in REGION_METHODS for m in self.methods)
+        if self.base_iters:
+            # Stage 1: the base detector needs no CLIP: one thread trains it while the CLIP
+            # trains on the others.
+            base_run = start_jobs([self.base_job()], 1, self.progress)
+            clip_threads = max(1, self.threads - 1) if base_run.procs else self.threads
+            clip = self._timed('train_clip', lambda: self.train_clip(world, clip_threads))
+            self._text_embeddings_step(world)
+            base = self._timed(f'{BASE_DETECTOR} (after train_clip)',
+                               base_run.wait)[BASE_DETECTOR]
+            self.base_result = base
+            if wants_regions:
+                base_options = self.base_job().cfg_options
+                regions = self._timed('clip_regions', lambda: self.clip_regions(
+                    base, self.base_config, base_options))
+            # Stage 2: every method from the base detector's weights, side by side.
+            todo = [m for m in METHODS if m in self.methods]
+            if todo:
+                results.update(self._timed('detectors:' + '+'.join(todo), lambda: run_jobs(
+                    [self.job(m, [regions['provenance']] if m in REGION_METHODS else [],
+                              init=base['checkpoint']) for m in todo],
+                    self.threads, self.progress)))
+        else:
+            clip = self._timed('train_clip', lambda: self.train_clip(world, self.threads))
+            self._text_embeddings_step(world)
+            # Round 1: methods that need only the CLIP; ViLD-text also proposes the regions.
+            first = [m for m in METHODS if m in self.methods and m not in REGION_METHODS
+                     or (m == PROPOSAL_METHOD and wants_regions)]
+            if first:
+                results.update(self._timed('detectors:' + '+'.join(first), lambda: run_jobs(
+                    [self.job(m) for m in first], self.threads, self.progress)))
+            # Round 2: ViLD and ViLD-ensemble distil the regions of the ViLD-text RPN.
+            second = [m for m in METHODS if m in self.methods and m in REGION_METHODS]
+            if second:
+                proposer = self.job(PROPOSAL_METHOD)
+                regions = self._timed('clip_regions', lambda: self.clip_regions(
+                    results[PROPOSAL_METHOD], proposer.config, proposer.cfg_options))
+                results.update(self._timed('detectors:' + '+'.join(second), lambda: run_jobs(
+                    [self.job(m, [regions['provenance']]) for m in second], self.threads,
+                    self.progress)))
+        results = {m: results[m] for m in METHODS if m in self.methods}
+        summary = self.summary(clip, results, regions)
+        if self.base_result:
+            summary[f'{BASE_DETECTOR}/base_ap50'] = self.base_result['base_ap50']
+        summary['seconds'] = round(time.perf_counter() - start, 1)
+        summary['cpu_seconds'] = round(sum(self.cpu_timings.values()), 1)
+        write_report(self.work_dir, world, clip, results, self.timings, summary,
+                     regions['figures'] if regions else None, self.cpu_timings,
+                     base=self.base_result)
+        return summary
+
+    @staticmethod
+    def summary(clip: Dict, results: Dict, regions: Optional[Dict]) -> Dict:
+        """The flat figures of a run (the demo's last line)."""
+        zs, zs1 = clip['zero_shot'], clip['zero_shot_1x_single']
+        summary = dict(clip_zero_shot_acc=round(zs['acc'], 4),
+                       clip_novel_acc=round(zs['novel_acc'], 4),
+                       clip_zero_shot_acc_1x_single=round(zs1['acc'], 4),
+                       clip_novel_acc_1x_single=round(zs1['novel_acc'], 4))
+        for method, res in results.items():
             for key in ('novel_ap50', 'base_ap50', 'all_ap50'):
                 summary[f'{method}/{key}'] = res[key]
-        if self.region_figures and self.region_figures.get('images'):
-            summary['clip_regions_crops_per_s'] = self.region_figures['crops_per_s']
-        summary['seconds'] = round(time.perf_counter() - start, 1)
-        write_report(self.work_dir, world, clip, self.results, self.timings, summary,
-                     self.region_figures if self.region_figures and
-                     self.region_figures.get('images') else None)
+        if regions and regions['figures'].get('images'):
+            summary['clip_regions_crops_per_s'] = regions['figures']['crops_per_s']
         return summary
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    import resource
+    return sum(getattr(resource.getrusage(who), field)
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for field in ('ru_utime', 'ru_stime'))
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def parse_name_list(text: Optional[str]) -> Optional[List[str]]:

@@ -6,9 +6,9 @@ on object crops and their captions, and saved as a plain state dict, the kind of
 ``open_clip.create_model(name, pretrained=PATH)`` loads. Everything downstream loads it only
 that way, exactly as it would load real CLIP weights.
 """
-import sys
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
@@ -16,12 +16,13 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import open_clip
 import torch
-import torch.nn.functional as F
 from mmengine.utils import ProgressBar
 from PIL import Image
 
+from ..regions.clip_region_embedder import CLIPRegionEmbedder
 from ..regions.crops import crop_and_normalize, square_crop_boxes
-from ..text import VILD_TEMPLATES, CLIPTextEncoder, create_clip_model, register_model_configs
+from ..text import CLIPTextEncoder, create_clip_model, register_model_configs
+from ..text.templates import SINGLE_TEMPLATES
 from ..utils.atomic_io import atomic_write
 
 TOY_CLIP_MODEL = 'OVD-TinyCLIP-RN'
@@ -60,7 +61,7 @@ def _param_groups(model: torch.nn.Module, weight_decay: float):
 def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: int = 128,
                    lr: float = 2e-3, seed: int = 0, progress: bool = True,
                    scale_range: Tuple[float, float] = (1.0, 2.0),
-                   max_shift: float = 0.1) -> Dict:
+                   max_shift: float = 0.1, device: Optional[str] = None) -> Dict:
     """Trains the tiny CLIP on ``clip_train`` and writes its state dict to ``out_path``.
 
     Crops are taken at a random scale in ``scale_range`` times the object with jitter of up
@@ -77,6 +78,7 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         lr: AdamW peak learning rate (5% warm-up, cosine decay).
         seed: Seed of the initialisation and sampling.
         progress: Show a progress bar.
+        device: Torch device; ``None``: the GPU when there is one, else the CPU.
 
     Returns:
         Training statistics (steps, seconds, crops/s, final loss).
@@ -84,18 +86,26 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     register_model_configs()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = create_clip_model(TOY_CLIP_MODEL, pretrained=None)  # trained from scratch here
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    # trained from scratch here
+    model = create_clip_model(TOY_CLIP_MODEL, pretrained=None, device=device)
     model.train()
     cfg = open_clip.get_model_config(TOY_CLIP_MODEL)
     size = cfg['vision_cfg']['image_size']
     mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
     tokenizer = open_clip.get_tokenizer(TOY_CLIP_MODEL)
     images, data = load_caption_set(world_dir, 'clip_train')
+    images = images.to(device)
     img_idx, boxes, labels = _object_table(data)
-    captions_of = [a['caption'] for a in data['annotations']]
+    # A world has one caption per category: each step encodes each caption in the batch once
+    # (the text tower is per-sequence, so the features are the same as encoding every row).
+    distinct = sorted({a['caption'] for a in data['annotations']})
+    caption_index = torch.tensor([distinct.index(a['caption']) for a in data['annotations']])
+    tokens = tokenizer(distinct).to(device)
     loss_fn = open_clip.ClipLoss()
+    # foreach: one fused update over all tensors (on CPU torch defaults to a per-tensor loop).
     optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98),
-                                  eps=1e-6)
+                                  eps=1e-6, foreach=True)
     warmup = max(1, int(0.05 * steps))
     bar = ProgressBar(steps, file=sys.stderr) if progress else None
     start, loss_value = time.perf_counter(), float('nan')
@@ -113,12 +123,13 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         centre = (box[:, :2] + box[:, 2:]) / 2 + shift
         half = side * factor / 2
         rois = torch.cat([torch.arange(batch_size).unsqueeze(1).float(), centre - half,
-                          centre + half], dim=1)
-        batch_images = images[img_idx[pick]].float() / 255
+                          centre + half], dim=1).to(device)
+        batch_images = images[img_idx[pick].to(device)].float() / 255
         crops = crop_and_normalize(batch_images, rois, size, mean, std)
-        captions = [captions_of[int(i)] for i in pick]
-        image_f, text_f, logit_scale = model(crops, tokenizer(captions))
-        loss = loss_fn(image_f, text_f, logit_scale)
+        used, rows = torch.unique(caption_index[pick], return_inverse=True)
+        image_f = model.encode_image(crops, normalize=True)
+        text_f = model.encode_text(tokens[used.to(device)], normalize=True)[rows.to(device)]
+        loss = loss_fn(image_f, text_f, model.logit_scale.exp())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -128,20 +139,25 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         if bar:
             bar.update()
     seconds = time.perf_counter() - start
-    atomic_write(out_path, lambda tmp: torch.save(model.state_dict(), tmp))
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    atomic_write(out_path, lambda tmp: torch.save(state, tmp))
     return dict(steps=steps, batch_size=batch_size, seconds=round(seconds, 1),
                 crops_per_s=round(steps * batch_size / seconds, 1),
                 final_loss=round(loss_value, 4))
 
 
 @torch.no_grad()
-def zero_shot_accuracy(world_dir: str, checkpoint: str, templates: Sequence[str] = VILD_TEMPLATES,
-                       crop_scale: float = 1.0, novel_names: Optional[Sequence[str]] = None,
-                       batch_size: int = 256) -> Dict[str, float]:
+def zero_shot_accuracy(world_dir: str, checkpoint: str, templates: Sequence[str] = SINGLE_TEMPLATES,
+                       crop_scales: Sequence[float] = (1.0,),
+                       novel_names: Optional[Sequence[str]] = None,
+                       images_per_batch: int = 64) -> Dict[str, float]:
     """Zero-shot classification of the held-out ``clip_val`` object crops over all categories.
 
-    The checkpoint is loaded only through ``pretrained=PATH`` (image tower via
-    :func:`create_clip_model`, text via :class:`CLIPTextEncoder`).
+    Crops are embedded by :class:`~ovdkit.regions.CLIPRegionEmbedder`, the code that makes
+    ViLD's targets (square crops at every scale of ``crop_scales``, embeddings averaged), and
+    compared with class embeddings over ``templates``: with the configs' templates and the
+    region precompute's scales this is CLIP as the detector sees it. The checkpoint is loaded
+    only through ``pretrained=PATH``.
 
     Returns:
         ``acc`` over every crop, ``novel_acc`` over crops of ``novel_names`` (still classified
@@ -151,22 +167,17 @@ def zero_shot_accuracy(world_dir: str, checkpoint: str, templates: Sequence[str]
     img_idx, boxes, labels = _object_table(data)
     names = [c['name'] for c in data['categories']]
     text = CLIPTextEncoder(TOY_CLIP_MODEL, checkpoint).embed_classes(names, templates)
-    model = create_clip_model(TOY_CLIP_MODEL, checkpoint)
-    size = model.visual.image_size
-    size = size[0] if isinstance(size, (tuple, list)) else size
-    novel_set = set(novel_names or ())
-    preds = []
-    for s in range(0, len(labels), batch_size):
-        sl = slice(s, s + batch_size)
-        unique, inverse = torch.unique(img_idx[sl], return_inverse=True)
-        rois = torch.cat([inverse.unsqueeze(1).float(),
-                          square_crop_boxes(boxes[sl], crop_scale)], dim=1)
-        crops = crop_and_normalize(images[unique].float() / 255, rois, size,
-                                   open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD)
-        feats = F.normalize(model.encode_image(crops), dim=-1)
-        preds.append((feats @ text.T).argmax(dim=1))
-    pred = torch.cat(preds)
+    embedder = CLIPRegionEmbedder(TOY_CLIP_MODEL, checkpoint, crop_scales)
+    feats = torch.zeros(len(labels), text.shape[1])
+    for s in range(0, len(images), images_per_batch):
+        ids = list(range(s, min(s + images_per_batch, len(images))))
+        rows = [torch.nonzero(img_idx == i).flatten() for i in ids]
+        out = embedder([images[i].float() / 255 for i in ids], [boxes[r] for r in rows])
+        for r, emb in zip(rows, out):
+            feats[r] = emb.cpu()
+    pred = (feats @ text.cpu().T).argmax(dim=1)
     correct = pred == labels
+    novel_set = set(novel_names or ())
     novel = torch.tensor([names[int(i)] in novel_set for i in labels])
     return dict(acc=float(correct.float().mean()),
                 novel_acc=float(correct[novel].float().mean()) if novel.any() else float('nan'),

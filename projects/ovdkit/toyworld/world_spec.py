@@ -26,9 +26,9 @@ class ToyWorldSpec:
     num_val: int = 300
     num_clip_train: int = 2500
     num_clip_val: int = 400
-    max_objects: int = 6
-    min_object_size: int = 16
-    max_object_size: int = 40
+    max_objects: int = 4
+    min_object_size: int = 24
+    max_object_size: int = 44
     novel_shapes: Optional[Tuple[str, ...]] = None
     novel: Optional[Tuple[str, ...]] = None
     novel_fraction: Optional[float] = None

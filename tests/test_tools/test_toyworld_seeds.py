@@ -1,0 +1,58 @@
+"""tools/benchmark/toyworld_seeds.py: the statistics of its table, on hand-made demo results."""
+import importlib.util
+import math
+
+import pytest
+
+from conftest import REPO
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'ovdkit_toyworld_seeds', REPO / 'tools' / 'benchmark' / 'toyworld_seeds.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def demo_json(vild_text, vild, ensemble, clip=0.95):
+    """A demo's last line: (novel, base, all) AP50 of three methods (no grounding run)."""
+    out = dict(clip_zero_shot_acc=clip, clip_novel_acc=clip - 0.05, seconds=480.0)
+    for method, figures in (('vild-text', vild_text), ('vild', vild),
+                            ('vild-ensemble', ensemble)):
+        out.update({f'{method}/{k}_ap50': v for k, v in zip(('novel', 'base', 'all'), figures)})
+    return out
+
+
+def test_means_stds_and_paired_intervals():
+    runs = {0: demo_json((20, 80, 60), (60, 78, 74), (66, 80, 77)),
+            1: demo_json((30, 84, 70), (64, 83, 78), (64, 85, 80)),
+            2: demo_json((25, 76, 62), (71, 75, 74), (80, 77, 78))}
+    lines, flat = load_tool().summarise(runs)
+    assert flat['seeds'] == '0,1,2' and flat['num_seeds'] == 3
+    assert flat['vild-text/novel_ap50_mean'] == 25.0
+    assert flat['vild-text/novel_ap50_std'] == 5.0  # sample std of 20, 30, 25
+    assert flat['vild/base_ap50_std'] == round(math.sqrt(((78 - 78.667) ** 2 + (83 - 78.667) ** 2
+                                                         + (75 - 78.667) ** 2) / 2), 2)
+    # ViLD - ViLD-text on novel: 40, 34, 46 -> mean 40, std 6, t(0.975, 2) = 4.3027
+    half = 4.302653 * 6 / math.sqrt(3)
+    assert flat['vild-minus-vild-text/novel_ap50_mean'] == 40.0
+    assert flat['vild-minus-vild-text/novel_ap50_ci95_low'] == pytest.approx(40 - half, abs=0.01)
+    assert flat['vild-minus-vild-text/novel_ap50_ci95_high'] == pytest.approx(40 + half,
+                                                                              abs=0.01)
+    # ViLD-ensemble - ViLD on novel: 6, 0, 9
+    assert flat['vild-ensemble-minus-vild/novel_ap50_mean'] == 5.0
+    assert not any(k.startswith('grounding') for k in flat)  # not run, not reported
+    assert '| vild-text | 25.0 +- 5.0 |' in '\n'.join(lines)
+    assert '| vild - vild-text | +40.0 [' in '\n'.join(lines)
+
+
+@pytest.mark.parametrize('argv, named', [(['--seeds', '0'], '--seeds'),
+                                         (['--seeds', '0,x'], '--seeds'),
+                                         (['--seed', '3'], '--seed'),
+                                         (['--seed=3'], '--seed')])
+def test_bad_arguments_are_named(argv, named, capsys):
+    with pytest.raises(SystemExit) as exc:
+        load_tool().main(argv)
+    assert exc.value.code == 2
+    assert named in capsys.readouterr().err
