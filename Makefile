@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo demo-all test web
+.PHONY: setup demo demo-all lint test web
 
 setup:
 	bash tools/setup_env.sh
@@ -14,6 +14,12 @@ demo: setup
 demo-all: setup
 	$(PY) tools/toyworld.py --methods all
 
+# Lint first (ruff.toml: pyflakes + pycodestyle; setup.cfg: isort as mmdet sorts imports), as
+# .pre-commit-config.yaml does on commit.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m isort --check-only --diff .
+
 # The web page over the toy world's ViLD-ensemble model (after `make demo`), on
 # http://127.0.0.1:7860/ (this machine only). Other options: make web WEB_ARGS="--port 8000".
 WEB_ARGS ?=
@@ -24,5 +30,5 @@ web: setup
 # halves the wall time); test files are kept whole on one worker (--dist loadfile), so a
 # module's fixtures are built once.
 TEST_WORKERS ?= 2
-test: setup
+test: lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests

@@ -1,7 +1,6 @@
 """Installs the OVDKit plugin package ``ovdkit`` from ``projects/ovdkit``."""
 import re
 from pathlib import Path
-
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent

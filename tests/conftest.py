@@ -1,34 +1,20 @@
-"""Shared test helpers: repository paths and running the project's command-line tools."""
-import os
-import subprocess
-import sys
+"""Session fixtures. The helpers tests share live in :mod:`ovdkit.testing`; ``REPO`` and
+``run_tool`` are also importable from here for the toy-world tests that still do so."""
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from ovdkit.testing import REPO, run_tool  # noqa: F401  (re-exported)
+
+# End-to-end files of minutes whose module does not carry ``pytestmark = pytest.mark.slow``
+# itself yet (owned by the toy-world rewrite of issue 13): marked here, by path.
+SLOW_FILES = {'tests/test_tools/test_demo_toyworld.py'}
 
 
-def run_tool(args, cwd=REPO, env=None, timeout=600, check=True):
-    """Runs ``python <args>`` (or a shell script) from the repo root; returns the process.
-
-    ``proc.stdout`` is the tool's output proper; ``proc.log`` is stdout followed by stderr
-    (logs and progress bars), for assertions on the whole log.
-    """
-    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
-                    PYTHONWARNINGS='ignore')
-    full_env.update(env or {})
-    cmd = list(map(str, args))
-    if cmd[0].endswith('.py'):
-        cmd = [sys.executable] + cmd
-    else:
-        cmd = ['bash'] + cmd
-    proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=timeout)
-    proc.log = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
-        raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}:\n{proc.log[-6000:]}')
-    return proc
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(item.fspath).resolve().relative_to(REPO).as_posix() in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope='session')

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Precomputes ViLD's distillation targets: CLIP image embeddings of every training image's proposals.
+"""Precomputes ViLD's distillation targets: CLIP image embeddings of every training image's
+proposals.
 
     python tools/precompute_clip_regions.py CONFIG CHECKPOINT --clip-model ViT-B-32 \
         --clip-pretrained openai --out data/coco/clip_regions/NAME \

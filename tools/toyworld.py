@@ -20,8 +20,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ovdkit.toyworld import (DEFAULT_COLORS, METHODS, SHAPE_NAMES, ToyWorldPipeline,
-                             ToyWorldSpec, parse_name_list)
+from ovdkit.toyworld import (DEFAULT_COLORS, METHODS, SHAPE_NAMES, ToyWorldPipeline, ToyWorldSpec,
+                             parse_name_list)
 
 REPO = Path(__file__).resolve().parents[1]
 #: The default demo and the harder world of toy world v1. The tiny CLIP needs its 900 steps:

@@ -9,7 +9,9 @@ from .version import __version__
 
 register_mmengine_checkpoint_globals()
 
-from . import (apis, datasets, engine, evaluation, models, regions,  # noqa: E402
-               text)  # importing registers the modules
+# importing registers the modules
+from . import apis, datasets, engine, evaluation, models, regions, text, toyworld  # noqa: E402
+from .toyworld import toy_world_dataset  # noqa: E402,F401  (ToyWorldDataset)
 
-__all__ = ['__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models', 'regions', 'text']
+__all__ = ['__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models', 'regions', 'text',
+           'toyworld']

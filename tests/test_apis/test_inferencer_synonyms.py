@@ -3,17 +3,17 @@ the synonyms), outputs keep the first names."""
 import torch
 
 from ovdkit.apis import OVDInferencer
+from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
-from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint, scenes
 
 
 def test_synonyms_reach_the_head_and_outputs_keep_first_names(tmp_path):
-    config, checkpoint = build_checkpoint(VILD_TEXT, tmp_path)
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, tmp_path)
     inferencer = OVDInferencer(config, checkpoint, device='cpu',
                                cfg_options={'model.test_cfg.rcnn.score_thr': 0.0})
     assert inferencer.set_vocabulary('red star|star|pentagram,blue circle') == \
         ('red star', 'blue circle')
-    out = inferencer(scenes(1))
+    out = inferencer(toy_scenes(1))
     head = inferencer.model.roi_head.bbox_head
     assert head.test_vocabulary_cfg['classes'] == ('red star|star|pentagram', 'blue circle')
     vocab = {k: v for k, v in head.test_vocabulary_cfg.items() if k != 'path'}
@@ -25,5 +25,5 @@ def test_synonyms_reach_the_head_and_outputs_keep_first_names(tmp_path):
     assert inferencer.model.dataset_meta['classes'] == ('red star', 'blue circle')
     # the same first names with other synonyms are another vocabulary: installed, not skipped
     inferencer.set_vocabulary('red star,blue circle')
-    inferencer(scenes(1))
+    inferencer(toy_scenes(1))
     torch.testing.assert_close(head.fc_cls.class_embeddings, plain)

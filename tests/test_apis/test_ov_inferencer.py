@@ -7,13 +7,14 @@ import torch
 from mmdet.registry import MODELS
 
 from ovdkit.apis import CheckpointMismatchError, OVDInferencer, open_vocabulary_heads
+from ovdkit.testing import REPO
+from ovdkit.testing.detectors import HEAD, VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 from ovdkit.text import CLIPTextEncoder
-from test_apis.ovd_helpers import HEAD, REPO, VILD_TEXT, build_checkpoint, scenes
 
 
 @pytest.fixture(scope='module')
 def vild_text(tmp_path_factory):
-    return build_checkpoint(VILD_TEXT, tmp_path_factory.mktemp('vild_text'))
+    return build_checkpoint(VILD_TEXT_CONFIG, tmp_path_factory.mktemp('vild_text'))
 
 
 def test_vocabulary_swaps_in_place_with_clip_built_once(vild_text, tmp_path, monkeypatch):
@@ -33,7 +34,7 @@ def test_vocabulary_swaps_in_place_with_clip_built_once(vild_text, tmp_path, mon
     monkeypatch.setattr(MODELS, 'build', lambda *a, **k: builds.append(a))
     vocab_file = tmp_path / 'names.txt'
     vocab_file.write_text('# toy names\nred star\nyellow heart\n\npurple cross\n')
-    images = scenes(2)
+    images = toy_scenes(2)
     for vocabulary, names in (
             (['zebra', 'traffic cone'], ('zebra', 'traffic cone')),
             ('red star,blue circle, green cross', ('red star', 'blue circle', 'green cross')),
@@ -58,7 +59,7 @@ def test_vocabulary_swaps_in_place_with_clip_built_once(vild_text, tmp_path, mon
 def test_builtin_vocabulary_and_exact_round_trip(vild_text):
     config, checkpoint = vild_text
     inferencer = OVDInferencer(config, checkpoint, vocabulary=['person', 'bicycle'])
-    image = scenes(1)
+    image = toy_scenes(1)
     first = inferencer(image, return_datasamples=True)['predictions'][0].pred_instances
     coco = inferencer(image, vocabulary='coco', return_datasamples=True)
     assert len(inferencer.classes) == 80 and inferencer.classes[:2] == ('person', 'bicycle')
@@ -76,7 +77,7 @@ def test_outputs_drawn_and_written_atomically(vild_text, tmp_path):
     inferencer = OVDInferencer(config, checkpoint, vocabulary=['red star', 'blue circle'])
     import mmcv
     paths = []
-    for i, image in enumerate(scenes(3)):
+    for i, image in enumerate(toy_scenes(3)):
         paths.append(str(tmp_path / f'scene{i}.png'))
         mmcv.imwrite(image, paths[-1])
     out = inferencer(paths, batch_size=2, out_dir=str(tmp_path / 'out'), no_save_pred=False,
@@ -98,7 +99,7 @@ def test_no_vocabulary_empty_and_duplicate_names_are_errors(vild_text):
     config, checkpoint = vild_text
     inferencer = OVDInferencer(config, checkpoint)
     with pytest.raises(ValueError, match='no vocabulary'):
-        inferencer(scenes(1))
+        inferencer(toy_scenes(1))
     for bad, message in (('', 'empty vocabulary'), (' , ', 'empty vocabulary'),
                          ([], 'empty vocabulary'), ('zebra,zebra', r"duplicate .*'zebra'"),
                          (['cat', 'dog', 'cat'], r"duplicate .*'cat'"),
@@ -132,7 +133,7 @@ def test_checkpoint_must_match_config(vild_text, tmp_path):
 
 def test_embedding_dimension_must_match_the_head(tmp_path):
     # a head of dimension 64 given the 128-dimensional embeddings of OVD-TinyCLIP-RN
-    config, checkpoint = build_checkpoint(VILD_TEXT, tmp_path, embed_dim=64)
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, tmp_path, embed_dim=64)
     inferencer = OVDInferencer(config, checkpoint)
     with pytest.raises(ValueError, match=r"ViLDTextBBoxHead: text embeddings of dimension "
                                          r"128 \(OVD-TinyCLIP-RN\) do not match the head's "
@@ -167,7 +168,7 @@ def test_vild_and_grounding_checkpoints(config, head, tmp_path):
     inferencer = OVDInferencer(config_path, checkpoint)
     assert type(inferencer.model.roi_head.bbox_head).__name__ == head
     for names in (['red star', 'zebra'], ['traffic cone', 'red star', 'blue circle']):
-        pred = inferencer(scenes(1), vocabulary=names)['predictions'][0]
+        pred = inferencer(toy_scenes(1), vocabulary=names)['predictions'][0]
         assert inferencer.model.roi_head.bbox_head.num_classes == len(names)
         assert set(pred['label_names']) <= set(names)
         assert pred['label_names'] == [names[i] for i in pred['labels']]

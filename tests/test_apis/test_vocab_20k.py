@@ -5,9 +5,9 @@ import json
 
 import torch
 
-from conftest import REPO
 from ovdkit.apis import OVDInferencer
-from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint, scenes
+from ovdkit.testing import REPO
+from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 
 NUM = 20000
 
@@ -24,11 +24,11 @@ def synthetic_names(num):
 def test_20000_names_on_the_toy_detector(tmp_path):
     names = synthetic_names(NUM)
     assert len(set(names)) == NUM
-    config, checkpoint = build_checkpoint(VILD_TEXT, tmp_path)
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, tmp_path)
     # random weights score every class near 1 / 20001: keep every box
     options = {'model.test_cfg.rcnn.score_thr': 0.0}
     inferencer = OVDInferencer(config, checkpoint, device='cpu', cfg_options=options)
-    images = scenes(2)
+    images = toy_scenes(2)
     assert inferencer.set_vocabulary(list(names)) == names
     head = inferencer.model.roi_head.bbox_head
     out = inferencer(images)
@@ -56,7 +56,7 @@ def test_20000_names_on_the_toy_detector(tmp_path):
 def test_nms_bound_on_20000_classes_keeps_the_same_detections(monkeypatch):
     """At a low threshold, only pairs above a k-th-best bound are gathered; the detections are
     those of gathering every pair above the threshold (the path the bound replaces)."""
-    import ovdkit.models.open_vocabulary_head as head_module
+    import ovdkit.models.bbox_nms as head_module
     gen = torch.Generator().manual_seed(0)
     xy = torch.rand(300, 2, generator=gen) * 100
     boxes = torch.cat([xy, xy + 1 + torch.rand(300, 2, generator=gen) * 40], dim=1)

@@ -7,9 +7,9 @@ from mmdet.models.layers import multiclass_nms
 from mmdet.models.roi_heads.bbox_heads import BBoxHead
 from mmengine.config import ConfigDict
 
-from conftest import run_tool
-from ovdkit.models.open_vocabulary_head import shared_box_multiclass_nms
-from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint
+from ovdkit.models.bbox_nms import shared_box_multiclass_nms
+from ovdkit.testing import run_tool
+from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint
 
 NMS = dict(type='nms', iou_threshold=0.5)
 
@@ -59,7 +59,7 @@ def test_nothing_above_the_threshold():
 
 def test_head_predictions_equal_mmdet_post_processing(tmp_path):
     from ovdkit.apis import OVDInferencer
-    config, checkpoint = build_checkpoint(VILD_TEXT, tmp_path)
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, tmp_path)
     head = OVDInferencer(config, checkpoint, vocabulary='lvis').model.roi_head.bbox_head
     rois = torch.cat([torch.zeros(100, 1), random_case(1, 100, 1, 1.0)[0]], dim=1)
     cls_score, bbox_pred = head(torch.randn(100, 64, 7, 7, generator=torch.Generator()

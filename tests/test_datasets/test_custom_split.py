@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from conftest import REPO, run_tool
-from ovdkit.testing import make_coco_fixture
+from ovdkit.testing import REPO, make_coco_fixture, run_tool
 
 TOOL = 'tools/dataset_converters/coco2ov.py'
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from conftest import run_tool
-from ovdkit.datasets import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES,
-                             OV_COCO_BASE_CLASSES, OV_COCO_CLASSES, OV_COCO_NOVEL_CLASSES,
-                             OVCocoDataset, lvis_split, resolve_vocabulary)
+from ovdkit.datasets import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES, OV_COCO_BASE_CLASSES,
+                             OV_COCO_CLASSES, OV_COCO_NOVEL_CLASSES, OVCocoDataset, lvis_split,
+                             resolve_vocabulary)
 from ovdkit.datasets.converters import _mmdet_coco2ovd
+from ovdkit.testing import run_tool
 
 
 def test_ov_coco_split():
@@ -158,3 +158,20 @@ def test_ov_lvis_dataset_base_split_relabels(tmp_path):
     # image 3 holds ids 2, 3, 20 (base) and 13 (rare): base labels 1, 2, 3; rare dropped
     assert sorted(i['bbox_label'] for i in base[2]['instances']) == [1, 2, 3]
     assert sorted(i['bbox_label'] for i in full[2]['instances']) == [1, 2, 3, 5]
+
+
+def test_ov_lvis_dataset_base_split_palette_has_a_colour_per_base_class(tmp_path):
+    """Base mode: one colour per base class, each the colour mmdet's visualizer gives that
+    category in 'all' mode (LVIS has no palette of its own: mmdet seeds a random one)."""
+    from mmdet.visualization.palette import get_palette
+
+    from ovdkit.datasets import OVLVISV1Dataset
+    ann = tmp_path / 'lvis.json'
+    ann.write_text(json.dumps(_lvis_json()))
+    full = OVLVISV1Dataset(ann_file=str(ann), data_prefix=dict(img=''), pipeline=[])
+    base = OVLVISV1Dataset(classes_split='base', ann_file=str(ann), data_prefix=dict(img=''),
+                           pipeline=[])
+    assert len(base.metainfo['palette']) == len(base.metainfo['classes']) == 4
+    all_colours = get_palette(None, len(full.metainfo['classes']))
+    assert base.metainfo['palette'] == [tuple(all_colours[full.cat2label[cid]])
+                                        for cid in base.cat_ids]

@@ -7,16 +7,17 @@ import onnx
 import pytest
 import torch
 
-from conftest import run_tool
 from ovdkit.apis import OVDInferencer
-from ovdkit.deploy import ONNXDetector, export_onnx, sidecar_path
+from ovdkit.deploy import ONNXDetector, sidecar_path
+from ovdkit.testing import run_tool
+from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 from ovdkit.text import EmbeddingMismatchError
 from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
-from test_apis.ovd_helpers import REPO, VILD_TEXT, build_checkpoint, scenes
 
 VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
 BASE = ['red star', 'blue circle']  # the training vocabulary of build_checkpoint
-ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']  # novel among base
+# novel names among the base ones
+ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']
 
 
 def spread_rpn_scores(checkpoint: str, seed: int = 0) -> None:
@@ -36,7 +37,7 @@ def spread_rpn_scores(checkpoint: str, seed: int = 0) -> None:
 def exported(request, tmp_path_factory):
     work = tmp_path_factory.mktemp(request.param)
     config, checkpoint = build_checkpoint(
-        VILD_TEXT if request.param == 'vild-text' else VILD_ENSEMBLE, work)
+        VILD_TEXT_CONFIG if request.param == 'vild-text' else VILD_ENSEMBLE, work)
     spread_rpn_scores(checkpoint)
     proc = run_tool(['tools/deploy/export_onnx.py', config, checkpoint, '--out',
                      work / 'model.onnx'])
@@ -84,7 +85,7 @@ def test_onnxruntime_matches_pytorch_for_two_vocabularies(exported):
     """Every PyTorch detection has an ONNX one of the same class with IoU >= 0.99 and a score
     within 1e-3, and the counts match: for the base names and for five names with the novel
     ones between them, from one graph."""
-    images = scenes(4)
+    images = toy_scenes(4)
     inferencer = OVDInferencer(exported['config'], exported['checkpoint'])
     detector = ONNXDetector(exported['onnx'])
     for vocabulary in (BASE, ALL):
@@ -95,7 +96,7 @@ def test_onnxruntime_matches_pytorch_for_two_vocabularies(exported):
             assert got['label_names'] == [vocabulary[i] for i in got['labels']]
             for box, score, label in zip(np.array(ref['bboxes']), ref['scores'],
                                          ref['labels']):
-                same = [i for i, l in enumerate(got['labels']) if l == label and
+                same = [i for i, lab in enumerate(got['labels']) if lab == label and
                         _iou(box, got['bboxes'][i]) >= 0.99]
                 assert same, f'no ONNX detection for {vocabulary[label]} at {box}'
                 assert min(abs(got['scores'][i] - score) for i in same) <= 1e-3
@@ -134,7 +135,7 @@ def test_demo_with_onnx_writes_what_the_pytorch_demo_writes(exported, tmp_path):
     import cv2
     folder = tmp_path / 'images'
     folder.mkdir()
-    for i, image in enumerate(scenes(2)):
+    for i, image in enumerate(toy_scenes(2)):
         cv2.imwrite(str(folder / f'scene{i}.png'), image)
     vocab = 'red star,yellow heart,blue circle'
     outs = {}

@@ -35,6 +35,7 @@ def _innermost(dataset):
 def _reported_keys(metric):
     """The metric names an evaluator reports, as mmdet writes them (``prefix/key``)."""
     from mmdet.evaluation import LVISMetric
+
     from ovdkit.evaluation import OVCocoAllMetric
     if isinstance(metric, OVCocoAllMetric):
         keys = ['novel_ap50', 'base_ap50', 'all_ap50'] + [f'bbox_mAP{s}' for s in (

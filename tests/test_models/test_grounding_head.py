@@ -10,8 +10,9 @@ from mmengine.config import Config, ConfigDict
 
 import ovdkit  # noqa: F401
 from ovdkit.models.grounding_positive_map import class_scores_from_token_scores
+from ovdkit.testing.detectors import GROUNDING_CONFIG, build_toy_detector
 
-CONFIG = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+CONFIG = GROUNDING_CONFIG
 BASE = ['red star', 'blue circle', 'green square']
 ALL = BASE + ['yellow heart', 'purple cross']
 FUSION = dict(num_heads=4, layer_scale=0.1)
@@ -27,20 +28,10 @@ def cache_dir(tmp_path_factory):
 
 
 def build_detector(cache_dir, fusion=None, embed_dim=32, **head_options):
-    register_all_modules()
-    cfg = Config.fromfile(CONFIG)
-    head = cfg.model.roi_head.bbox_head
-    head.vocabulary = dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
-                           cache_dir=cache_dir)
-    head.test_vocabulary = dict(classes=ALL)
-    head.embed_dim = embed_dim
-    head.fusion = fusion
-    for key, value in head_options.items():
-        head[key] = value  # replaces, as `_delete_=True` would in a config file
-    torch.manual_seed(0)
-    model = MODELS.build(ConfigDict(cfg.model))
-    model.init_weights()
-    return model
+    return build_toy_detector(
+        CONFIG, vocabulary=dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
+                                cache_dir=cache_dir),
+        test_vocabulary=dict(classes=ALL), embed_dim=embed_dim, fusion=fusion, **head_options)
 
 
 def _batch(model, num_items, num_classes):
@@ -213,3 +204,25 @@ def test_fusion_heads_must_divide_dimension(cache_dir):
     with pytest.raises(ValueError, match='num_heads 5 does not divide the embedding '
                                          'dimension 32'):
         build_detector(cache_dir, fusion=dict(num_heads=5))
+
+
+def test_token_loss_provides_the_accuracy_mmdet_asks_custom_losses_for():
+    """mmdet's ``BBoxHead.loss`` calls ``loss_cls.get_accuracy(cls_score, labels)`` for a loss
+    declaring ``custom_activation`` / ``custom_accuracy``: the token loss must have it."""
+    loss = MODELS.build(dict(type='GroundingTokenLoss',
+                             loss=dict(type='FocalLoss', use_sigmoid=True)))
+    assert loss.custom_accuracy and loss.custom_activation and callable(loss.get_accuracy)
+    probs = torch.tensor([[0.9, 0.05, 0.1], [0.2, 0.7, 0.3], [0.1, 0.2, 0.9], [0.6, 0.3, 0.4]])
+    labels = torch.tensor([0, 1, 2, 1])  # the best column is right for 3 of the 4 regions
+    acc = loss.get_accuracy(probs, labels)
+    assert acc.keys() == {'acc'}
+    assert float(acc['acc']) == pytest.approx(75.0)
+
+
+def test_one_name_per_prompt_is_the_default():
+    """Every shipped config sets ``names_per_prompt=1`` (joint prompts measured worse): a head
+    configured without it encodes every name alone too."""
+    register_all_modules()
+    head = MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=dict(
+        classes=BASE, model='OVD-TestCLIP-RN', pretrained=None)))
+    assert head.names_per_prompt == 1

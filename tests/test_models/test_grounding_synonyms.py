@@ -8,8 +8,13 @@ from ovdkit.models.grounding_positive_map import (class_positive_map,
                                                   class_scores_from_token_scores,
                                                   flatten_prompt_tokens)
 from ovdkit.models.grounding_region_word_aligner import RegionWordAligner
+from ovdkit.testing.detectors import GROUNDING_CONFIG, build_toy_detector
 from ovdkit.text import CLIPTextEncoder
-from ovdkit.text.token_feature_cache import encode_vocabulary_tokens, vocabulary_token_features
+from ovdkit.text.token_feature_cache import encode_vocabulary_tokens
+from ovdkit.text.vocabulary_embeddings import vocabulary_token_features
+
+BASE = ['red star', 'blue circle', 'green square']
+ALL = BASE + ['yellow heart', 'purple cross']
 
 
 def test_each_synonym_is_a_span_and_the_class_takes_the_best():
@@ -49,10 +54,10 @@ def test_vocabulary_token_features_give_one_span_per_synonym(tmp_path):
 
 
 def test_head_with_a_synonym_vocabulary_scores_one_column_per_class(tmp_path):
-    import sys
-    sys.path.insert(0, 'tests/test_models')
-    from test_grounding_head import build_detector
-    model = build_detector(str(tmp_path))
+    model = build_toy_detector(
+        GROUNDING_CONFIG, embed_dim=32, fusion=None, test_vocabulary=dict(classes=ALL),
+        vocabulary=dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
+                        cache_dir=str(tmp_path)))
     head = model.roi_head.bbox_head
     model.eval()
     assert head.use_vocabulary('red star|star,blue circle') == ('red star', 'blue circle')

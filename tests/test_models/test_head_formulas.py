@@ -19,8 +19,10 @@ from mmengine.structures import InstanceData
 
 import ovdkit  # noqa: F401
 from ovdkit.text import make_meta, save_text_embeddings
-from ovdkit.text.token_feature_cache import vocabulary_token_features
-from test_vild_text_bbox_head import BASE, DIM
+from ovdkit.text.vocabulary_embeddings import vocabulary_token_features
+
+BASE = ['red star', 'blue circle', 'green square']
+DIM = 128
 
 # novel names first and between base names
 MIXED = ['yellow heart', 'red star', 'purple cross', 'blue circle', 'green square']

@@ -5,7 +5,7 @@ written here from the definition.
 """
 import torch
 
-from ovdkit.models.open_vocabulary_head import shared_box_multiclass_nms
+from ovdkit.models.bbox_nms import shared_box_multiclass_nms
 
 NMS = dict(type='nms', iou_threshold=0.5)
 

@@ -11,7 +11,12 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 
 import ovdkit  # noqa: F401
-from test_vild_text_bbox_head import ALL, BASE, DIM, _embedding_file
+from ovdkit.testing.detectors import random_embedding_file
+from ovdkit.utils.config_variables import OVDConfigError
+
+BASE = ['red star', 'blue circle', 'green square']
+ALL = BASE + ['yellow heart', 'purple cross']
+DIM = 128
 
 CONFIGS = {'shared': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
            'separate': 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'}
@@ -19,8 +24,8 @@ CONFIGS = {'shared': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
 
 def _build(tmp_path, projection):
     register_all_modules()
-    base_path, _ = _embedding_file(tmp_path, BASE, 0)
-    all_path, _ = _embedding_file(tmp_path, ALL, 1)
+    base_path, _ = random_embedding_file(tmp_path, BASE, 0, DIM)
+    all_path, _ = random_embedding_file(tmp_path, ALL, 1, DIM)
     cfg = Config.fromfile(CONFIGS[projection])
     head = cfg.model.roi_head.bbox_head
     head.vocabulary = dict(classes=BASE, path=base_path)
@@ -91,23 +96,39 @@ def test_training_without_regions_says_what_is_missing(tmp_path):
     model.train()
     packed = demo_mm_inputs(batch_size=1, image_shapes=(3, 128, 128), num_items=[1],
                             num_classes=3)
-    with pytest.raises(KeyError, match='no clip_regions: .*LoadCLIPRegions'):
+    with pytest.raises(OVDConfigError, match='no clip_regions: .*LoadCLIPRegions') as err:
         model(**model.data_preprocessor(packed, True), mode='loss')
+    assert str(err.value).startswith('image ')  # printed as is, not quoted
+
+
+def _unit(x):
+    return x / x.norm(dim=-1, keepdim=True)
 
 
 def test_ensemble_is_the_weighted_geometric_mean(tmp_path):
+    """The expected scores come from ViLD's definition on the head's weights and inputs
+    (mmdet's Shared2FC trunk, the two projections, the stored text embeddings), not from the
+    head's own methods."""
     model = _build(tmp_path, 'separate')
     model.eval()
     head = model.roi_head.bbox_head
     assert head.num_classes == len(ALL)
+    temperature = Config.fromfile(CONFIGS['separate']).model.roi_head.bbox_head.temperature
+    _, all_emb = random_embedding_file(tmp_path / 'again', ALL, 1, DIM)  # the test vocabulary
     feats = torch.randn(6, 64, 7, 7)
     with torch.no_grad():
         log_scores, bbox_pred = head(feats)
-        text_logits, _, features = head._forward_with_cls_features(feats)
-        image_emb = head.image_embeddings_of(features)
+        trunk = feats.flatten(1)
+        for fc in head.shared_fcs:  # mmdet's Shared2FC trunk: fc, relu, fc, relu
+            trunk = F.relu(fc(trunk))
+        text_proj, image_proj = head.fc_cls.projection, head.image_projection
+        region = _unit(trunk @ text_proj.weight.t() + text_proj.bias)
+        image_emb = _unit(trunk @ image_proj.weight.t() + image_proj.bias)
+        classes = torch.cat([_unit(all_emb), _unit(head.fc_cls.background_embedding)[None]])
+        text_logits = region @ classes.t() / temperature
     assert log_scores.shape == (6, len(ALL) + 1) and bbox_pred.shape == (6, 4)
     text = text_logits.softmax(-1)[:, :-1]
-    image = (image_emb @ head.fc_cls.class_embeddings.t() / head.fc_cls.temperature).softmax(-1)
+    image = (image_emb @ _unit(all_emb).t() / temperature).softmax(-1)
     weight = torch.tensor([2 / 3] * len(BASE) + [1 / 3] * (len(ALL) - len(BASE)))
     expected = text ** weight * image ** (1 - weight)
     scores = log_scores.softmax(-1)  # what mmdet's predict_by_feat computes

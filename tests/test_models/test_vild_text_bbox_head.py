@@ -7,7 +7,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config, ConfigDict
 
 import ovdkit  # noqa: F401
-from ovdkit.text import make_meta, save_text_embeddings
+from ovdkit.testing.detectors import random_embedding_file
 
 CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
 BASE = ['red star', 'blue circle', 'green square']
@@ -16,10 +16,7 @@ DIM = 128
 
 
 def _embedding_file(tmp_path, names, seed):
-    torch.manual_seed(seed)
-    emb = torch.nn.functional.normalize(torch.randn(len(names), DIM), dim=-1)
-    meta = make_meta('OVD-TinyCLIP-RN', 'x.pt', 'sha256:0', 'single', ['{}'], names, DIM)
-    return str(save_text_embeddings(tmp_path / f'vocab{len(names)}_{seed}.pt', emb, meta)), emb
+    return random_embedding_file(tmp_path, names, seed, DIM)
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, run_tool
+from ovdkit.testing import REPO, run_tool
 
 SMOKE = 'configs/smoke/faster-rcnn_r18_fpn_1xb4-40i_coco-fixture.py'
 NUM_TRAIN = 40
@@ -347,3 +347,30 @@ def test_refuses_other_proposals_crops_batches_or_images(inputs, tmp_path, field
         precompute_clip_regions(SMOKE, str(checkpoint), 'OVD-TestCLIP-RN',
                                 str(inputs / 'clip0.pt'), str(full), **options)
     assert _digest(full) == before
+
+
+def test_the_proposal_detector_loads_through_mmengine_and_leaves_the_config_alone(inputs,
+                                                                                  tmp_path):
+    """``_load_detector`` builds with mmdet's registry and loads with mmengine's
+    ``load_checkpoint`` into a copy of the config (the RPN's ``max_per_img`` is set there),
+    and refuses a checkpoint without the backbone / neck / RPN weights."""
+    import copy
+
+    from mmengine.config import Config
+
+    from ovdkit.regions.region_precompute import _load_detector
+    cfg = Config.fromfile(str(REPO / SMOKE))
+    before = copy.deepcopy(cfg.to_dict())
+    detector = _load_detector(cfg, str(inputs / 'detector.pth'), 7, 'cpu')
+    assert cfg.to_dict() == before
+    assert detector.rpn_head.test_cfg.max_per_img == 7 and not detector.training
+    state = torch.load(inputs / 'detector.pth', weights_only=True)['state_dict']
+    for key, value in detector.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    partial = {k: v for k, v in state.items() if not k.startswith('neck.')}
+    torch.save({'state_dict': partial}, tmp_path / 'no_neck.pth')
+    with pytest.raises(ValueError, match=r'does not fit the proposal config: \d+ '
+                                         r'backbone/neck/rpn_head weights missing, e\.g\. '
+                                         r"\['neck\."):
+        _load_detector(cfg, str(tmp_path / 'no_neck.pth'), 7, 'cpu')
+    assert cfg.to_dict() == before

@@ -5,10 +5,11 @@ import open_clip
 import pytest
 import torch
 
+import ovdkit.text.clip_text_encoder as encoder_module
 import ovdkit.text.embedding_cache as cache_module
-from conftest import run_tool
-from ovdkit.text import (EmbeddingMismatchError, TextEmbeddingCache, load_templates,
-                         load_text_embeddings)
+from ovdkit.testing import run_tool
+from ovdkit.text import (EmbeddingMismatchError, TextEmbeddingCache, TextEncoderPool,
+                         load_templates, load_text_embeddings)
 
 MODEL = 'OVD-TestCLIP-RN'
 NAMES = ['red star', 'blue circle', 'green heart']
@@ -25,7 +26,7 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture()
 def stored(tmp_path, checkpoint):
     """A cache folder with one entry; returns (cache, embeddings, path)."""
-    cache = TextEmbeddingCache(tmp_path, batch_size=16)
+    cache = TextEmbeddingCache(tmp_path, batch_size=16, pool=TextEncoderPool())
     emb = cache.get(NAMES, MODEL, checkpoint, 'single')
     path = cache.path_for(cache.meta_for(NAMES, MODEL, checkpoint, 'single'))
     return cache, emb, path
@@ -49,8 +50,8 @@ def test_cache_hit_loads_without_building_the_encoder(stored, checkpoint, monkey
 
     def no_encoder(*args, **kwargs):
         raise AssertionError('the encoder was built on a cache hit')
-    monkeypatch.setattr(cache_module, 'CLIPTextEncoder', no_encoder)
-    fresh = TextEmbeddingCache(stored[0].cache_dir)
+    monkeypatch.setattr(encoder_module, 'CLIPTextEncoder', no_encoder)
+    fresh = TextEmbeddingCache(stored[0].cache_dir, pool=TextEncoderPool())
     assert torch.equal(fresh.get(NAMES, MODEL, checkpoint, 'single'), emb)
 
 

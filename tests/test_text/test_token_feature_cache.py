@@ -8,6 +8,7 @@ import torch
 import ovdkit.text.token_feature_cache as token_cache
 from ovdkit.text import (CLIPTextEncoder, EmbeddingMismatchError, TokenFeatureCache,
                          load_token_features, vocabulary_token_features)
+from ovdkit.utils.config_variables import OVDConfigError
 
 MODEL = 'OVD-TestCLIP-RN'
 NAMES = ['traffic light', 'hot dog', 'dog']
@@ -91,5 +92,6 @@ def test_vocabulary_config_forms(tmp_path, checkpoint):
     assert torch.equal(from_file['features'], tensors['features'])
     with pytest.raises(EmbeddingMismatchError, match="'classes' differs"):
         vocabulary_token_features(dict(classes=['cat', 'dog', 'cow'], path=path))
-    with pytest.raises(KeyError, match='needs `path`, or `model` and `pretrained`'):
+    with pytest.raises(OVDConfigError, match='needs `path`, or `model` and `pretrained`') as err:
         vocabulary_token_features(dict(classes=NAMES, model=MODEL))
+    assert str(err.value).startswith('vocabulary config {')  # printed as is, not quoted

@@ -10,8 +10,7 @@ import os
 
 import pytest
 
-from conftest import REPO
-from ovdkit.testing import make_ov_coco_fixture, make_ov_lvis_fixture
+from ovdkit.testing import REPO, make_ov_coco_fixture, make_ov_lvis_fixture
 
 
 def load_tool(path):
@@ -145,8 +144,8 @@ def test_demo_out_dir_check_creates_nothing(tmp_path):
 def test_demo_names_a_missing_training_vocabulary_file_before_any_image(tmp_path, capsys):
     """ViLD-ensemble needs its training vocabulary: a missing file is a setup error (exit 2),
     not every image's."""
-    from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint
-    config, checkpoint = build_checkpoint(VILD_TEXT.replace('vild-text_', 'vild-ensemble_'),
+    from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG.replace('vild-text_', 'vild-ensemble_'),
                                           tmp_path)
     missing = tmp_path / 'base_classes.txt'
     code = load_tool('tools/demo.py').main([

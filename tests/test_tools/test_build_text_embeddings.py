@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import REPO, run_tool
+from ovdkit.testing import REPO, run_tool
 
 MODEL = 'OVD-TestCLIP-RN'
 

@@ -1,19 +1,17 @@
 """docs/custom_dataset.md end to end: its user config, exactly as printed there (and with the
-grounding base, as it says), trains ViLD-text (grounding) on a fixture dataset split by coco2ov.py (2 iterations), tests it (novel / base / all
-AP50) and runs the demo with a vocabulary that adds a name never trained on."""
+grounding base, as it says), trains ViLD-text (grounding) on a fixture dataset split by
+coco2ov.py (2 iterations), tests it (novel / base / all AP50) and runs the demo with a
+vocabulary that adds a name never trained on."""
 import json
 import re
-from pathlib import Path
 
 import open_clip
 import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO
 from ovdkit.datasets.custom_split import coco_to_ov_split
-from ovdkit.testing import make_coco_fixture
-from test_real_configs import SCALE, ToolServer, _pipelines
+from ovdkit.testing import FIXTURE_SCALE, REPO, ToolServer, config_pipelines, make_coco_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +39,8 @@ def test_doc_config_trains_tests_and_runs_the_demo(tmp_path, method):
     torch.manual_seed(0)
     torch.save(open_clip.create_model('OVD-TestCLIP-RN512').state_dict(), clip)
     cfg = Config.fromfile(str(config))
-    scale = [f'{key}.{i}.scale={SCALE}'.replace(' ', '') for key, pipeline in _pipelines(cfg)
+    scale = [f'{key}.{i}.scale={FIXTURE_SCALE}'.replace(' ', '')
+             for key, pipeline in config_pipelines(cfg)
              for i, t in enumerate(pipeline) if t['type'] == 'Resize']
     options = [f'data_root={root}/', 'clip_model=OVD-TestCLIP-RN512', f'clip_pretrained={clip}',
                f'embeddings_dir={tmp_path / "embeddings"}', *scale]

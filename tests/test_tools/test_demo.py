@@ -5,8 +5,8 @@ import json
 import mmcv
 import pytest
 
-from conftest import REPO, run_tool
-from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint, scenes
+from ovdkit.testing import REPO, run_tool
+from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 
 
 def load_demo():
@@ -19,14 +19,14 @@ def load_demo():
 @pytest.fixture(scope='module')
 def detector(tmp_path_factory):
     """A random-init ViLD-text checkpoint (the demo's plumbing does not need a trained one)."""
-    return build_checkpoint(VILD_TEXT, tmp_path_factory.mktemp('demo_detector'))
+    return build_checkpoint(VILD_TEXT_CONFIG, tmp_path_factory.mktemp('demo_detector'))
 
 
 @pytest.fixture()
 def images(tmp_path):
     folder = tmp_path / 'images'
     folder.mkdir()
-    for i, image in enumerate(scenes(3)):
+    for i, image in enumerate(toy_scenes(3)):
         mmcv.imwrite(image, str(folder / f'scene{i}.png'))
     (folder / 'broken.jpg').write_bytes(b'not an image at all')
     (folder / 'notes.txt').write_text('not an image file, skipped')
@@ -117,7 +117,7 @@ def test_setup_errors_name_the_culprit(detector, images, tmp_path, capsys):
 
 
 def test_embedding_dimension_mismatch_exits_2(tmp_path, images):
-    config, checkpoint = build_checkpoint(VILD_TEXT, tmp_path, embed_dim=64)
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, tmp_path, embed_dim=64)
     proc = run_tool(['tools/demo.py', images / 'scene0.png', '--config', config,
                      '--checkpoint', checkpoint, '--vocab', 'zebra', '--out-dir',
                      tmp_path / 'out'], check=False)

@@ -8,8 +8,7 @@ import open_clip
 import pytest
 import torch
 
-from conftest import REPO, run_tool
-from test_train_test_tools import SMOKE, data_options
+from ovdkit.testing import REPO, SMOKE_CONFIG, fixture_data_options, run_tool
 
 NAMES = ['red square', 'green disk', 'blue triangle']
 HEAD = 'model.roi_head.bbox_head.'
@@ -26,7 +25,7 @@ def grounding_run(coco_fixture, tmp_path_factory):
     torch.save(open_clip.create_model('OVD-TestCLIP-RN').state_dict(), work / 'clip.pt')
     config = work / 'grounding_fixture.py'
     config.write_text(
-        f"_base_ = '{REPO / SMOKE}'\n"
+        f"_base_ = '{REPO / SMOKE_CONFIG}'\n"
         f"model = dict(\n"
         f"    roi_head=dict(bbox_head=dict(\n"
         f"        type='GroundingBBoxHead', embed_dim=32, names_per_prompt=1,\n"
@@ -37,7 +36,7 @@ def grounding_run(coco_fixture, tmp_path_factory):
         f"    test_cfg=dict(rcnn=dict(score_thr=0.0)))\n"
         f"val_evaluator = dict(_delete_=True, type='DumpDetResults',\n"
         f"                     out_file_path='{work / 'val_preds.pkl'}')\n")
-    options = [o for o in data_options(coco_fixture) if not o.startswith('val_evaluator')]
+    options = [o for o in fixture_data_options(coco_fixture) if not o.startswith('val_evaluator')]
     proc = run_tool(['tools/train.py', config, '--work-dir', work, '--cfg-options', *options,
                      'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
                      'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1'])
@@ -64,7 +63,7 @@ def test_test_vocabulary_from_a_file_on_the_command_line(grounding_run, coco_fix
     names = tmp_path / 'reversed.txt'
     names.write_text('\n'.join(reversed(NAMES)) + '\n')
     run_tool(['tools/test.py', config, work / 'iter_3.pth', '--work-dir', tmp_path, '--out',
-              tmp_path / 'swapped.pkl', '--cfg-options', *data_options(coco_fixture),
+              tmp_path / 'swapped.pkl', '--cfg-options', *fixture_data_options(coco_fixture),
               f'{HEAD}test_vocabulary.classes={names}'])
     swapped = _by_image(tmp_path / 'swapped.pkl')
     assert swapped.keys() == reference.keys() and len(reference) == 8

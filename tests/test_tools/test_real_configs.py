@@ -13,13 +13,10 @@ path the config reads under ``data_root``. A config added to those folders is pi
 
 Two threads run the commands, one at a time each, with one CPU thread each. Each command is
 its own process, forked from an interpreter that imported the stack once
-(``tool_forkserver.py``): 26 fresh interpreters would spend ~2 minutes on imports alone.
+(``ovdkit/testing/tool_forkserver.py``): 26 fresh interpreters would spend ~2 minutes on
+imports alone.
 """
-import json
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,14 +25,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO
+from ovdkit.testing import FIXTURE_SCALE, REPO, ToolServer, config_pipelines
 
 pytestmark = pytest.mark.slow
 
 CONFIGS = sorted(p.relative_to(REPO).as_posix()
                  for folder in ('configs/vild', 'configs/grounding')
                  for p in (REPO / folder).glob('*.py'))
-SCALE = (128, 96)
 METRIC_KEYS = {'ov-coco': ('coco/novel_ap50', 'coco/base_ap50', 'coco/all_ap50'),
                'ov-lvis': ('lvis/bbox_APr', 'lvis/bbox_APc', 'lvis/bbox_APf', 'lvis/bbox_AP',
                            'lvis/segm_APr')}
@@ -49,26 +45,17 @@ def dataset_of(config: str) -> str:
                          f'its dataset to {__file__}')
 
 
-def _pipelines(cfg):
-    """(dotted key, pipeline list) of every dataset of the config's dataloaders."""
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        key, dataset = f'{loader}.dataset', cfg[loader]['dataset']
-        while 'pipeline' not in dataset:
-            key, dataset = key + '.dataset', dataset['dataset']
-        yield key + '.pipeline', dataset['pipeline']
-
-
 def plan(config: str) -> dict:
     """What the runs need to know of a config (read here: mmengine's Config is not
-    thread-safe): its dataset, resize options at ``SCALE``, and its region store, if any."""
+    thread-safe): its dataset, resize options at ``FIXTURE_SCALE``, and its region store, if any."""
     cfg = Config.fromfile(str(REPO / config))
     scale, loads_regions = [], False
-    for key, pipeline in _pipelines(cfg):
+    for key, pipeline in config_pipelines(cfg):
         for i, transform in enumerate(pipeline):
             if transform['type'] == 'Resize':
-                scale.append(f'{key}.{i}.scale={SCALE}'.replace(' ', ''))
+                scale.append(f'{key}.{i}.scale={FIXTURE_SCALE}'.replace(' ', ''))
             elif transform['type'] == 'RandomChoiceResize':
-                scale.append(f'{key}.{i}.scales=[{SCALE}]'.replace(' ', ''))
+                scale.append(f'{key}.{i}.scales=[{FIXTURE_SCALE}]'.replace(' ', ''))
             loads_regions |= transform['type'] == 'LoadCLIPRegions'
     return dict(dataset=dataset_of(config), scale_options=scale, data_root=cfg.data_root,
                 region_store=cfg.get('region_store') if loads_regions else None)
@@ -81,47 +68,6 @@ def plan_of(config: str) -> dict:
     if config not in PLANS:
         PLANS[config] = plan(config)
     return PLANS[config]
-
-
-class ToolServer:
-    """A ``tool_forkserver.py`` process: runs one command at a time as a forked process."""
-
-    def __init__(self, work: Path) -> None:
-        env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-        self.work = work
-        self.count = 0
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name('tool_forkserver.py'))], cwd=REPO,
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def run(self, args) -> 'Step':
-        self.count += 1
-        out, err = (self.work / f'{id(self)}_{self.count}.{k}' for k in ('out', 'err'))
-        start = time.monotonic()
-        self.proc.stdin.write(json.dumps(dict(args=[str(a) for a in args], out=str(out),
-                                              err=str(err))) + '\n')
-        self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline())
-        return Step(args, reply['returncode'], out.read_text(), err.read_text(),
-                    time.monotonic() - start, reply['cpu'])
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
-class Step:
-    """One command's outcome: ``args`` (``python`` first, as typed), ``returncode``, ``stdout``,
-    ``log`` (stdout + stderr), and its ``wall`` / ``cpu`` seconds (user + system time of its
-    process and children)."""
-
-    def __init__(self, args, returncode, stdout, stderr, wall, cpu) -> None:
-        self.args = ['python'] + [str(a) for a in args]
-        self.returncode, self.stdout, self.log = returncode, stdout, stdout + stderr
-        self.wall, self.cpu = wall, cpu
-
-    def __str__(self) -> str:
-        return ' '.join(self.args[1:])
 
 
 class RealConfigRuns:

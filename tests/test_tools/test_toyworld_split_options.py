@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from conftest import REPO
+from ovdkit.testing import REPO
 from ovdkit.toyworld import ToyWorldSpec
 
 SPLITS = {'--novel-shapes': 'star,heart', '--novel': 'red star,blue circle',

@@ -7,17 +7,7 @@ import socket
 import pytest
 import torch
 
-from conftest import REPO, run_tool
-
-SMOKE = 'configs/smoke/faster-rcnn_r18_fpn_1xb4-40i_coco-fixture.py'
-
-
-def data_options(root):
-    return [f'train_dataloader.dataset.data_root={root}/',
-            f'val_dataloader.dataset.data_root={root}/',
-            f'test_dataloader.dataset.data_root={root}/',
-            f'val_evaluator.ann_file={root}/annotations/instances_val.json',
-            f'test_evaluator.ann_file={root}/annotations/instances_val.json']
+from ovdkit.testing import REPO, SMOKE_CONFIG, fixture_data_options, run_tool
 
 
 def schedule_options(max_iters, ckpt_interval):
@@ -30,8 +20,8 @@ def schedule_options(max_iters, ckpt_interval):
 def trained(coco_fixture, tmp_path_factory):
     """Trains 6 iterations (checkpoints at 3 and 6); returns the work dir and the log."""
     work = tmp_path_factory.mktemp('train')
-    proc = run_tool(['tools/train.py', SMOKE, '--work-dir', work, '--cfg-options',
-                     *data_options(coco_fixture), *schedule_options(6, 3)])
+    proc = run_tool(['tools/train.py', SMOKE_CONFIG, '--work-dir', work, '--cfg-options',
+                     *fixture_data_options(coco_fixture), *schedule_options(6, 3)])
     return work, proc.log
 
 
@@ -50,8 +40,8 @@ def test_train_writes_checkpoints_that_load_safely(trained):
 def test_resume_continues_at_the_last_iteration(trained, coco_fixture):
     import ovdkit  # noqa: F401
     work, _ = trained
-    proc = run_tool(['tools/train.py', SMOKE, '--work-dir', work, '--resume', '--cfg-options',
-                     *data_options(coco_fixture), *schedule_options(9, 3)])
+    proc = run_tool(['tools/train.py', SMOKE_CONFIG, '--work-dir', work, '--resume',
+                     '--cfg-options', *fixture_data_options(coco_fixture), *schedule_options(9, 3)])
     assert 'resumed epoch: 0, iter: 6' in proc.log
     assert 'Iter(train) [7/9]' in proc.log
     assert 'Iter(train) [1/9]' not in proc.log
@@ -60,8 +50,8 @@ def test_resume_continues_at_the_last_iteration(trained, coco_fixture):
 
 def test_load_from_starts_a_new_run_from_the_weights(trained, coco_fixture, tmp_path):
     work, _ = trained
-    proc = run_tool(['tools/train.py', SMOKE, '--work-dir', tmp_path, '--cfg-options',
-                     f'load_from={work}/iter_6.pth', *data_options(coco_fixture),
+    proc = run_tool(['tools/train.py', SMOKE_CONFIG, '--work-dir', tmp_path, '--cfg-options',
+                     f'load_from={work}/iter_6.pth', *fixture_data_options(coco_fixture),
                      *schedule_options(2, 2)])
     assert f'Load checkpoint from {work}/iter_6.pth' in proc.log
     assert 'resumed' not in proc.log
@@ -71,8 +61,8 @@ def test_load_from_starts_a_new_run_from_the_weights(trained, coco_fixture, tmp_
 
 def test_test_tool_prints_bbox_map(trained, coco_fixture, tmp_path):
     work, _ = trained
-    proc = run_tool(['tools/test.py', SMOKE, work / 'iter_6.pth', '--work-dir', tmp_path,
-                     '--cfg-options', *data_options(coco_fixture)])
+    proc = run_tool(['tools/test.py', SMOKE_CONFIG, work / 'iter_6.pth', '--work-dir', tmp_path,
+                     '--cfg-options', *fixture_data_options(coco_fixture)])
     match = re.search(r'coco/bbox_mAP: (-?[0-9.]+)', proc.log)
     assert match, proc.log[-3000:]
     assert 0.0 <= float(match.group(1)) <= 1.0
@@ -80,8 +70,9 @@ def test_test_tool_prints_bbox_map(trained, coco_fixture, tmp_path):
 
 
 def test_unexpected_pickled_object_still_fails(tmp_path):
-    import ovdkit  # noqa: F401
     from mmengine.runner import load_checkpoint
+
+    import ovdkit  # noqa: F401
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'meta': argparse.Namespace(x=1)}, path)
     with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
@@ -95,8 +86,8 @@ def _free_port():
 
 
 def test_dist_train_two_cpu_processes(coco_fixture, tmp_path):
-    proc = run_tool(['tools/dist_train.sh', SMOKE, 2, '--work-dir', tmp_path, '--cfg-options',
-                     *data_options(coco_fixture), *schedule_options(4, 4)],
+    proc = run_tool(['tools/dist_train.sh', SMOKE_CONFIG, 2, '--work-dir', tmp_path,
+                     '--cfg-options', *fixture_data_options(coco_fixture), *schedule_options(4, 4)],
                     env=dict(PORT=str(_free_port())))
     for rank in (0, 1):
         assert f'[ovdkit] no CUDA device: rank {rank} trains on CPU' in proc.log
@@ -165,7 +156,7 @@ def ov_test_run(trained, coco_fixture, tmp_path_factory):
     ann = f'{coco_fixture}/annotations/instances_val.json'
     config = tmp_path / 'ov_fixture.py'
     config.write_text(
-        f"_base_ = '{REPO / SMOKE}'\n"
+        f"_base_ = '{REPO / SMOKE_CONFIG}'\n"
         f"test_dataloader = dict(dataset=dict(data_root='{coco_fixture}/', metainfo=dict(\n"
         f"    classes={tuple(NAMES)}, base_classes={tuple(base)}, novel_classes={tuple(novel)})))\n"
         f"test_evaluator = dict(type='OVCocoAllMetric', ann_file='{ann}')\n"

@@ -15,9 +15,9 @@ import pytest
 from mmdet.registry import MODELS
 
 from ovdkit.apis.webdemo import DemoLimits, SerialWorker
+from ovdkit.testing.webdemo_fixtures import (VOCABULARY, demo_model, detect, expected_detections,
+                                             request, rss_bytes, serving)
 from ovdkit.text import CLIPTextEncoder
-from test_tools.webdemo_helpers import (VOCABULARY, demo_model, detect, expected_detections,
-                                        request, rss_bytes, serving)
 
 
 @pytest.fixture(scope='module')

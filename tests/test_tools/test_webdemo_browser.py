@@ -11,8 +11,8 @@ import json
 import pytest
 
 from ovdkit.testing import BrowserUnavailable, start_chromium
+from ovdkit.testing.webdemo_fixtures import demo_model, expected_detections, serving
 from ovdkit.testing.webdemo_page import WebDemoPage
-from test_tools.webdemo_helpers import demo_model, expected_detections, serving
 
 NOVEL = 'zebra'  # never in the fixture model's training vocabulary (red star, blue circle)
 VOCABULARY = f'red star, blue circle, {NOVEL}'

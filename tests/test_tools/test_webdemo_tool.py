@@ -9,10 +9,10 @@ from pathlib import Path
 
 import cv2
 
-from conftest import REPO, run_tool
+from ovdkit.testing import REPO, run_tool
+from ovdkit.testing.detectors import build_checkpoint, toy_scenes
+from ovdkit.testing.webdemo_fixtures import request
 from ovdkit.toyworld.detector_runs import method_config
-from test_apis.ovd_helpers import build_checkpoint, scenes
-from test_tools.webdemo_helpers import request
 
 NAMES = ['red star', 'blue circle', 'green cross', 'yellow heart']
 
@@ -60,7 +60,7 @@ def fake_toy_world(work: Path) -> Path:
     (annotations / 'all_classes.txt').write_text('\n'.join(NAMES) + '\n')
     val = world / 'world' / 'images' / 'val'
     val.mkdir(parents=True)
-    for i, image in enumerate(scenes(14)):
+    for i, image in enumerate(toy_scenes(14)):
         cv2.imwrite(str(val / f'{i + 1:06d}.png'), image)
     return world
 

@@ -6,9 +6,9 @@ import re
 import pytest
 from mmengine.config import Config
 
-from conftest import REPO, run_tool
-from ovdkit.utils.config_variables import (OVDConfigError, check_cfg_options,
-                                           merge_cfg_options, resolve_config_variables)
+from ovdkit.testing import REPO, run_tool
+from ovdkit.utils.config_variables import (OVDConfigError, check_cfg_options, merge_cfg_options,
+                                           resolve_config_variables)
 
 SHIPPED = sorted(p.relative_to(REPO).as_posix()
                  for folder in ('configs/vild', 'configs/grounding')

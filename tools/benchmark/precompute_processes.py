@@ -80,8 +80,8 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    one = _run([sys.executable, 'tools/precompute_clip_regions.py', config, work / 'detector.pth', '--out',
-                work / 'store_1x2', *common], threads=2, port=port)
+    one = _run([sys.executable, 'tools/precompute_clip_regions.py', config, work / 'detector.pth',
+                '--out', work / 'store_1x2', *common], threads=2, port=port)
     two = _run(['bash', 'tools/dist_precompute_clip_regions.sh', config, work / 'detector.pth',
                 2, '--out', work / 'store_2x1', *common], threads=1, port=port)
     identical = _digest(work / 'store_1x2') == _digest(work / 'store_2x1')

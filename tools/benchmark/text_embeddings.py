@@ -17,7 +17,7 @@ from pathlib import Path
 import open_clip
 import torch
 
-import ovdkit.text.embedding_cache as cache_module
+import ovdkit.utils.hashing as hashing
 from ovdkit.datasets import LVIS_V1_CLASSES
 from ovdkit.text import VILD_TEMPLATES, CLIPTextEncoder, TextEmbeddingCache, name_for_prompt
 
@@ -48,7 +48,7 @@ def main() -> None:
         batched_s = time.perf_counter() - start
         batched_per_prompt = batched_s / len(prompts)
 
-        cache_module._FILE_HASHES.clear()  # a cold hit hashes the checkpoint file again
+        hashing._FILE_HASHES.clear()  # a cold hit hashes the checkpoint file again
         start = time.perf_counter()
         hit = TextEmbeddingCache(Path(tmp) / 'cache').get(list(LVIS_V1_CLASSES), args.model,
                                                           str(ckpt), 'vild')

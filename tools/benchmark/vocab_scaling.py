@@ -182,9 +182,9 @@ def mmdet_nms_variant(model):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmengine.config import Config, ConfigDict
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import Config, ConfigDict
 
     from ovdkit.apis import OVDInferencer
     from ovdkit.datasets import LVIS_V1_CLASSES, OV_COCO_CLASSES

@@ -19,7 +19,7 @@ TEST_SETS = {
                   'tests/test_models/test_grounding_prompts.py'], None),
     'models/grounding_bbox_head.py': (
         _HEADS + ['tests/test_models/test_grounding_head.py'], None),
-    'models/open_vocabulary_head.py': (
+    'models/bbox_nms.py': (
         ['tests/test_models/test_shared_box_nms.py', 'tests/test_apis/test_vocab_scaling.py'],
         'shared_box or nothing_above or growth'),
     'datasets/transforms/load_clip_regions.py': (
@@ -51,8 +51,8 @@ TABLE = [
     ('T5-ensemble-mask-cached-by-length', 'models/vild_bbox_head.py',
      'key = (self.test_classes, self.fc_cls.class_embeddings.device)',
      'key = (len(self.test_classes), self.fc_cls.class_embeddings.device)'),
-    ('T6-nms-never-grows', 'models/open_vocabulary_head.py',
-     'if k == total or len(keep) >= max_num:', 'if True:'),
+    ('T6-nms-never-grows', 'models/bbox_nms.py',
+     'if (complete and top.numel() == total) or len(keep) >= max_num:', 'if True:'),
     ('T7a-regions-min-visible-0.6', 'datasets/transforms/load_clip_regions.py',
      'min_visible: float = 0.9', 'min_visible: float = 0.6'),
     ('T7b-regions-no-min-size', 'datasets/transforms/load_clip_regions.py',
@@ -72,25 +72,25 @@ TABLE = [
 #: Mutants argued equivalent (the tests cannot and need not kill them), with the argument.
 #: They are listed but not run unless ``--run-equivalent``: both run the slowest test set.
 EQUIVALENT = {
-    'models/open_vocabulary_head.py:shared_box_multiclass_nms:L40:c28:0->1':
+    'models/bbox_nms.py:shared_box_multiclass_nms:L57:c68:0->1':
         'max_num = 1 then starts from every candidate pair instead of the top 4: the same '
         'survivors, found in one NMS instead of a few',
-    'models/open_vocabulary_head.py:shared_box_multiclass_nms:L48:c25:GtE->Gt':
+    'models/bbox_nms.py:shared_box_multiclass_nms:L69:c50:GtE->Gt':
         'with exactly max_num survivors the set grows once more; the best max_num survivors '
         'of a larger top-k are the same pairs (the function\'s own argument)',
-    'models/open_vocabulary_head.py:shared_box_multiclass_nms:L13:c46:1->2':
+    'models/bbox_nms.py:shared_box_multiclass_nms:L29:c46:1->2':
         'the default max_num -2 instead of -1 is still <= 0: keep every survivor',
-    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L116:c15:skip-clamp':
+    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L125:c15:skip-clamp':
         'differs only where a text probability underflows below 1e-12: a score change '
         'below 1e-8',
-    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L117:c12:skip-clamp':
+    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L126:c12:skip-clamp':
         'differs only where an image probability underflows below 1e-12: a score change '
         'below 1e-8',
     'models/vild_distillation_loss.py:ViLDDistillationLoss.current_weight:L31:c32:0->1':
         'warmup_iters = 1 then skips the ramp, whose factor min(1, (iter + 1) / 1) is 1',
     'models/vild_distillation_loss.py:ViLDDistillationLoss.forward:L52:c45:0->1':
         'the sum of an empty tensor is 0, so sum() * 1 is the same attached zero',
-    'models/vild_roi_head.py:ViLDRoIHead._distill_targets:L48:c56:Gt->GtE':
+    'models/vild_roi_head.py:ViLDRoIHead._distill_targets:L51:c56:Gt->GtE':
         'with exactly num_distill_regions regions all are kept, in another order: boxes and '
         'targets move together and the loss is a mean',
     'regions/crops.py:square_crop_boxes:L8:c58:1.0->2.0':
@@ -102,7 +102,7 @@ TARGETS = {
     'models/text_embedding_classifier.py': ['TextEmbeddingClassifier.set_class_embeddings',
                                             'TextEmbeddingClassifier.embed',
                                             'TextEmbeddingClassifier.forward'],
-    'models/open_vocabulary_head.py': ['shared_box_multiclass_nms'],
+    'models/bbox_nms.py': ['shared_box_multiclass_nms'],
     'models/vild_bbox_head.py': ['ViLDBBoxHead.image_embeddings_of',
                                  'ViLDBBoxHead._base_class_mask', 'ViLDBBoxHead.forward'],
     'models/vild_distillation_loss.py': ['ViLDDistillationLoss.current_weight',

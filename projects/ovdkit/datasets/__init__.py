@@ -2,17 +2,17 @@
 from .ov_coco_dataset import OVCocoDataset
 from .ov_custom_dataset import OVCustomDataset
 from .ov_lvis_dataset import OVLVISV1Dataset
-from .toy_world_dataset import ToyWorldDataset
+from .ov_splits import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES, OV_COCO_BASE_CLASSES,
+                        OV_COCO_CLASSES, OV_COCO_NOVEL_CLASSES, lvis_split,
+                        ov_coco_split_of_category_ids)
+from .region_store import CLIPRegionStore, RegionStoreError
 from .transforms import LoadCLIPRegions, PackDetInputsWithRegions
-from .ov_splits import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES,
-                        OV_COCO_BASE_CLASSES, OV_COCO_CLASSES, OV_COCO_NOVEL_CLASSES,
-                        lvis_split, ov_coco_split_of_category_ids)
-from .vocabularies import (BUILTIN_VOCABULARIES, check_vocabulary, first_names,
-                           resolve_vocabulary, resolve_vocabulary_entries,
-                           resolve_vocabulary_synonyms)
+from .vocabularies import (BUILTIN_VOCABULARIES, check_vocabulary, first_names, resolve_vocabulary,
+                           resolve_vocabulary_entries, resolve_vocabulary_synonyms)
 
 __all__ = [
-    'OVCocoDataset', 'OVCustomDataset', 'OVLVISV1Dataset', 'ToyWorldDataset', 'LoadCLIPRegions',
+    'OVCocoDataset', 'OVCustomDataset', 'OVLVISV1Dataset', 'CLIPRegionStore', 'RegionStoreError',
+    'LoadCLIPRegions',
     'PackDetInputsWithRegions', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'LVIS_V1_CLASSES',
     'OV_COCO_BASE_CLASSES', 'OV_COCO_CLASSES', 'OV_COCO_NOVEL_CLASSES', 'lvis_split',
     'ov_coco_split_of_category_ids', 'BUILTIN_VOCABULARIES', 'check_vocabulary',

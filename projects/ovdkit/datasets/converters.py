@@ -14,9 +14,9 @@ Both converters read and check every input before they write anything: a file th
 JSON, lacks the COCO keys, or matches nothing (no OV-COCO category name; no LVIS
 ``frequency``) is a :class:`ConverterInputError` naming the file, and no output is touched.
 """
-import sys
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Dict, Union
 

@@ -3,6 +3,7 @@ from typing import List
 
 from mmdet.datasets import LVISV1Dataset
 from mmdet.registry import DATASETS
+from mmdet.visualization.palette import get_palette
 
 from .ov_splits import lvis_split
 
@@ -16,7 +17,9 @@ class OVLVISV1Dataset(LVISV1Dataset):
     Args:
         classes_split: ``'all'`` (labels index the 1203 categories, as mmdet's dataset) or
             ``'base'``: labels index the 866 base categories in id order (what a training
-            vocabulary of base names expects) and any rare-category box is dropped.
+            vocabulary of base names expects) and any rare-category box is dropped; the
+            ``palette`` then holds the base categories' colours, each the colour its category
+            has in ``'all'`` (mmdet's seeded palette for LVIS, which has none of its own).
         **kwargs: ``LVISV1Dataset`` arguments.
     """
 
@@ -54,6 +57,10 @@ class OVLVISV1Dataset(LVISV1Dataset):
         novel = set(split['novel_category_ids'])
         base_ids = [cid for cid in self.cat_ids if cid not in novel]
         old_to_new = {self.cat2label[cid]: i for i, cid in enumerate(base_ids)}
+        full_palette = self._metainfo.get('palette') or get_palette(
+            None, max(len(self._metainfo['classes']), len(self.cat_ids)))
+        self._metainfo['palette'] = [tuple(full_palette[self.cat2label[cid]])
+                                     for cid in base_ids]
         for info in data_list:
             info['instances'] = [dict(inst, bbox_label=old_to_new[inst['bbox_label']])
                                  for inst in info['instances']

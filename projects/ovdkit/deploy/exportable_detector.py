@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import nms, roi_align
 
+from ..models import ViLDTextBBoxHead
+
 
 def decode_deltas(priors: Tensor, deltas: Tensor, means: Tuple[float, ...],
                   stds: Tuple[float, ...], img_hw: Tensor,
@@ -98,7 +100,6 @@ class ExportableOVDetector(nn.Module):
 
     def __init__(self, detector: nn.Module) -> None:
         super().__init__()
-        from ..models import ViLDTextBBoxHead
         roi_head = getattr(detector, 'roi_head', None)
         head = getattr(roi_head, 'bbox_head', None)
         if not isinstance(head, ViLDTextBBoxHead):

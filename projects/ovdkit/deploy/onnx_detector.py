@@ -4,12 +4,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import torch
 
 from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
-from ..text.embedding_cache import (EmbeddingMismatchError, file_sha256, load_text_embeddings,
-                                    weights_id)
+from ..text.embedding_cache import load_text_embeddings
+from ..text.sidecar_cache import EmbeddingMismatchError
 from ..text.vocabulary_embeddings import vocabulary_embeddings
+from ..utils.hashing import file_sha256, weights_id
 from .onnx_export import SIDECAR_FORMAT, sidecar_path
 
 ImageType = Union[str, np.ndarray]

@@ -13,8 +13,9 @@ from typing import Dict, Optional, Union
 import torch
 from mmengine.config import Config
 
-from ..text.embedding_cache import file_sha256, read_sidecar, weights_id
+from ..text.sidecar_cache import read_sidecar
 from ..utils.atomic_io import atomic_write, write_json_atomic
+from ..utils.hashing import file_sha256, weights_id
 from .exportable_detector import ExportableOVDetector
 
 INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask')
@@ -71,7 +72,7 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
     """
     from mmdet.apis import init_detector
 
-    import ovdkit  # noqa: F401  (registers OVDKit's modules)
+    # OVDKit's modules are registered: importing this module imported the ovdkit package.
     if opset < 16:
         raise ValueError(f'opset {opset}: RoiAlign with aligned=True needs opset >= 16')
     if isinstance(config, (str, Path)):
@@ -94,7 +95,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
     h, w = int(min(scale)), int(max(scale))
     h, w = (h + 31) // 32 * 32, (w + 31) // 32 * 32
     generator = torch.Generator().manual_seed(0)
-    example = (torch.randn(1, 3, h, w, generator=generator), torch.tensor([h, w], dtype=torch.float32),
+    example = (torch.randn(1, 3, h, w, generator=generator),
+               torch.tensor([h, w], dtype=torch.float32),
                torch.randn(3, embed_dim, generator=generator), torch.tensor([1.0, 0.0, 1.0]))
     out = Path(out)
     with torch.no_grad():
@@ -109,7 +111,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
     sidecar = dict(
         format=SIDECAR_FORMAT, onnx_sha256=file_sha256(out), opset=opset,
         inputs=list(INPUT_NAMES), outputs=list(OUTPUT_NAMES),
-        config=str(getattr(config, 'filename', '') or ''), checkpoint_sha256=file_sha256(checkpoint),
+        config=str(getattr(config, 'filename', '') or ''),
+        checkpoint_sha256=file_sha256(checkpoint),
         head=type(head).__name__, ensemble=module.ensemble, embed_dim=embed_dim,
         **identity, cache_dir=str(head.test_vocabulary_cfg.get('cache_dir', 'data/embeddings')),
         train_classes=list(head.train_classes),

@@ -2,13 +2,11 @@
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
-from mmdet.models.losses import accuracy
 from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ..datasets.vocabularies import resolve_vocabulary_entries
-from ..text.token_feature_cache import vocabulary_token_features
+from ..text.vocabulary_embeddings import vocabulary_token_features
 from .grounding_positive_map import flatten_prompt_tokens
 from .grounding_region_word_aligner import RegionWordAligner
 from .grounding_token_loss import GroundingTokenLoss
@@ -33,7 +31,8 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     (``'television|tv'``) owns one span per synonym. Training: a sigmoid focal loss (or BCE)
     over tokens, the positives of a foreground region being the tokens of its class (all its
     synonyms), normalised by the number of foreground regions. Evaluation: a span's score is
-    the mean of its tokens' probabilities, a class's the best of its spans. Box regression is class-agnostic.
+    the mean of its tokens' probabilities, a class's the best of its spans. Box regression is
+    class-agnostic.
 
     In ``train()`` mode the head uses the training vocabulary (the dataset's labels) and its
     ``cls_score`` is token logits ``(N, T)``; in ``eval()`` mode it uses the test vocabulary,
@@ -52,11 +51,13 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         prior_prob: Initial token probability (GLIP: 0.01).
         fusion: ``None`` (no deep fusion) or :class:`RegionWordFusion` arguments, e.g.
             ``dict(num_heads=4, layer_scale=0.1)``.
-        names_per_prompt: ``None``: one prompt holds as many names as fit (GLIP). An integer
-            caps it; ``1`` encodes every name alone. CLIP's text tower is causal, so a name's
-            token features depend on the names before it in its prompt: with joint prompts a
-            base name reads differently in the training prompt (base names) and in the test
-            prompt (all names); one name a prompt makes its features vocabulary-independent.
+        names_per_prompt: At most this many names a prompt; ``1`` (the default, and every
+            shipped config's) encodes every name alone; ``None``: one prompt holds as many
+            names as fit (GLIP). CLIP's text tower is causal, so a name's token features depend
+            on the names before it in its prompt: with joint prompts a base name reads
+            differently in the training prompt (base names) and in the test prompt (all names;
+            on the toy world that cost 11 novel AP50 points); one name a prompt makes its
+            features vocabulary-independent.
         loss_cls: Token loss: a sigmoid loss (``FocalLoss`` or ``CrossEntropyLoss`` with
             ``use_sigmoid=True``). Inherited mmdet configs carry a softmax loss: replace it
             (``_delete_=True``).
@@ -67,20 +68,27 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def __init__(self, vocabulary: Mapping, embed_dim: int,
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.02,
                  prior_prob: float = 0.01, fusion: Optional[Mapping] = None,
-                 names_per_prompt: Optional[int] = None,
+                 names_per_prompt: Optional[int] = 1,
                  loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
-        self._init_vocabularies(vocabulary, test_vocabulary, kwargs)
-        self.names_per_prompt = names_per_prompt
-        self._tokens: Dict[str, Tuple[Tensor, Tensor, Tensor]] = {}
         kwargs['cls_predictor_cfg'] = dict(
             type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
             prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
         kwargs['loss_cls'] = dict(type=GroundingTokenLoss.__name__, loss=dict(loss_cls))
-        super().__init__(num_classes=1, **kwargs)
-        self._building = False
+        super().__init__(**self._mmdet_kwargs(kwargs))
+        self.names_per_prompt = names_per_prompt
+        self._init_vocabularies(vocabulary, test_vocabulary)
 
-    def _flatten_checked(self, names: Sequence[str], tokens: Mapping[str, Tensor],
-                         source: str) -> Tuple[Tensor, Tensor, Tensor]:
+    def encode_vocabulary(self, cfg: Mapping) -> Tuple[Tuple[str, ...], Dict[str, Tensor]]:
+        """Names and their prompts' token features, through
+        :func:`ovdkit.text.vocabulary_embeddings.vocabulary_token_features` (``features``
+        ``(K, L, D)``, ``attention_mask`` ``(K, L)``, ``spans`` ``(S, 3)`` and optionally
+        ``owners`` ``(S,)``, the class of each synonym's span; without it ``S = C``)."""
+        return vocabulary_token_features(cfg, self.names_per_prompt)
+
+    def prepare_vocabulary(self, names: Sequence[str], tokens: Mapping[str, Tensor],
+                           source: str) -> Tuple[Tensor, Tensor, Tensor]:
+        """Checks the token features against the names and the head; returns the flattened
+        ``(T, D)`` features, the ``(S, T)`` span map and the ``(S,)`` span owners."""
         dim = tokens['features'].shape[-1]
         if dim != self.fc_cls.embed_dim:
             raise ValueError(f'{type(self).__name__}: token features of dimension {dim} '
@@ -97,59 +105,9 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         features, span_map = flatten_prompt_tokens(tokens)
         return features, span_map, owners
 
-    def set_test_vocabulary(self, classes: Sequence[str], tokens: Mapping[str, Tensor]) -> None:
-        """Swaps the evaluation vocabulary in place.
-
-        Args:
-            classes: C names.
-            tokens: Their prompts' token features, as
-                :func:`ovdkit.text.token_feature_cache.vocabulary_token_features` returns them
-                (``features`` ``(K, L, D)``, ``attention_mask`` ``(K, L)``, ``spans``
-                ``(S, 3)`` and optionally ``owners`` ``(S,)``, the class of each synonym's
-                span; without it ``S = C``).
-        """
-        self._tokens['test'] = self._flatten_checked(classes, tokens, 'set_test_vocabulary')
-        self._test_classes = tuple(classes)
-        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=tuple(classes))
-        self._loaded = None
-
-    def use_vocabulary(self, classes) -> Tuple[str, ...]:
-        """Makes ``classes`` the evaluation vocabulary, encoded like ``test_vocabulary``.
-
-        The token features come through the token-feature cache with the test vocabulary's
-        model, weights and cache folder. :class:`ovdkit.apis.OVDInferencer` calls this on
-        every open-vocabulary head.
-
-        Args:
-            classes: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
-
-        Returns:
-            The resolved names, in order.
-
-        Raises:
-            ValueError: the token features' dimension differs from the head's ``embed_dim``.
-        """
-        cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
-        names, tokens = vocabulary_token_features(dict(cfg, classes=classes),
-                                                  self.names_per_prompt)
-        self._tokens['test'] = self._flatten_checked(names, tokens, str(cfg.get('model')))
-        self._test_classes = names
-        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg,
-                                        classes=resolve_vocabulary_entries(classes))
-        self._loaded = None
-        return names
-
-    def _ensure_tokens(self) -> None:
-        mode = 'train' if self.training else 'test'
-        if self._loaded == mode:
-            return
-        if mode not in self._tokens:
-            cfg = self.vocabulary_cfg if mode == 'train' else self.test_vocabulary_cfg
-            names, tokens = vocabulary_token_features(cfg, self.names_per_prompt)
-            source = str(cfg.get('path') or cfg.get('model'))
-            self._tokens[mode] = self._flatten_checked(names, tokens, source)
-        self.fc_cls.set_tokens(*self._tokens[mode])
-        self._loaded = mode
+    def install_vocabulary(self, prepared: Tuple[Tensor, Tensor, Tensor]) -> None:
+        """Installs the flattened tokens, span map and owners in the aligner."""
+        self.fc_cls.set_tokens(*prepared)
 
     def _with_background(self, class_scores: Tensor) -> Tensor:
         """``(N, C)`` probabilities -> ``(N, C + 1)``, background = 1 - best class."""
@@ -158,7 +116,7 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         return torch.cat([class_scores, 1 - best], dim=1)
 
     def forward(self, x: Tensor) -> tuple:
-        """mmdet's forward with the vocabulary's tokens installed first.
+        """mmdet's forward with the vocabulary's tokens installed first (the mixin's).
 
         Args:
             x: ``(N, in_channels, roi_size, roi_size)`` RoI features.
@@ -167,7 +125,6 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             cls_score (training: token logits ``(N, T)``; evaluation: class probabilities
             ``(N, C + 1)``) and class-agnostic bbox_pred ``(N, 4)``.
         """
-        self._ensure_tokens()
         cls_score, bbox_pred = super().forward(x)
         if not self.training:
             cls_score = self._with_background(self.fc_cls.class_scores(cls_score))
@@ -208,5 +165,5 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                                            reduction_override=reduction_override)
         with torch.no_grad():
             scores = self._with_background(self.fc_cls.class_scores(cls_score))
-            losses['acc'] = accuracy(scores, labels)
+            losses.update(self.loss_cls.get_accuracy(scores, labels))
         return losses

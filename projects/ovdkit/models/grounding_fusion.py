@@ -1,6 +1,6 @@
 """Deep fusion for region-word grounding: region features attend to the prompt's tokens."""
-from torch import Tensor, nn
 import torch
+from torch import Tensor, nn
 
 
 class RegionWordFusion(nn.Module):

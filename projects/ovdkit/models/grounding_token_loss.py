@@ -1,6 +1,7 @@
 """The token-level classification loss of grounding heads, in mmdet's custom-loss form."""
-from typing import Mapping, Optional
+from typing import Dict, Mapping, Optional
 
+from mmdet.models.losses import accuracy
 from mmdet.registry import MODELS
 from torch import Tensor, nn
 
@@ -14,7 +15,9 @@ class GroundingTokenLoss(nn.Module):
     for plain BCE). It declares mmdet's ``custom_cls_channels`` / ``custom_activation`` so
     that ``BBoxHead._predict_by_feat_single`` uses :meth:`get_activation` instead of a softmax:
     a grounding head's evaluation output is already class probabilities (the mean of each
-    class's token probabilities), which must not be renormalised across classes.
+    class's token probabilities), which must not be renormalised across classes. With
+    ``custom_accuracy`` (and ``custom_activation``) mmdet's ``BBoxHead.loss`` takes the
+    accuracy from :meth:`get_accuracy`.
 
     Args:
         loss: The wrapped loss config.
@@ -42,6 +45,19 @@ class GroundingTokenLoss(nn.Module):
     def get_activation(self, cls_score: Tensor) -> Tensor:
         """Identity: evaluation scores ``(N, C + 1)`` are probabilities already."""
         return cls_score
+
+    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+        """mmdet's accuracy of class probabilities.
+
+        Args:
+            cls_score: ``(N, C + 1)`` class probabilities, background last (what the head
+                derives from the token logits; see :meth:`get_activation`).
+            labels: ``(N,)`` labels in ``[0, C]``, ``C`` = background.
+
+        Returns:
+            ``dict(acc=...)``: the percentage of regions whose best column is their label.
+        """
+        return dict(acc=accuracy(self.get_activation(cls_score), labels))
 
     def forward(self, token_logits: Tensor, token_targets: Tensor,
                 weight: Optional[Tensor] = None, avg_factor: Optional[float] = None,

@@ -1,101 +1,48 @@
-"""Vocabulary bookkeeping shared by OVDKit's open-vocabulary box heads."""
-from typing import Dict, Mapping, Optional, Tuple
+"""The vocabulary mechanism shared by OVDKit's open-vocabulary box heads."""
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-import torch
-from mmcv.ops import batched_nms
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..datasets.vocabularies import resolve_vocabulary
-
-
-def _kth_best_lower_bound(class_scores: Tensor, k: int):
-    """A score that at least ``k`` pairs of ``class_scores`` ``(N, C)`` reach, or None.
-
-    The k-th best of the maxima of column blocks (8 a row, over the first ``8 * (C // 8)``
-    columns): each maximum is a real pair, so at least ``k`` pairs score that much. One pass
-    over the scores, and much higher than a low ``score_thr``.
-    """
-    num, num_classes = class_scores.shape
-    blocks = 8 if num_classes >= 8 else 1
-    width = num_classes // blocks
-    maxima = class_scores[:, :blocks * width].reshape(num, blocks, width).amax(dim=2)
-    if maxima.numel() < k:
-        return None
-    return maxima.reshape(-1).topk(k).values[-1]
-
-
-def shared_box_multiclass_nms(bboxes: Tensor, scores: Tensor, score_thr: float, nms_cfg: Mapping,
-                              max_num: int = -1) -> Tuple[Tensor, Tensor]:
-    """mmdet's ``multiclass_nms`` for boxes shared by all classes, without the ``N x C`` cost.
-
-    mmdet repeats each class-agnostic box once per class and runs NMS over every (box, class)
-    pair above ``score_thr``: with 1203 LVIS names that is up to ``N x 1203`` boxes, past
-    mmcv's ``split_thr`` (10000) a Python loop over classes. Here only the top-``k`` pairs by
-    score enter NMS (``k = 4 * max_num``, grown until ``max_num`` survive or every pair is in).
-    The result is the same: per-class NMS keeps or drops a pair looking only at higher-scored
-    pairs of its class, which are all among the top ``k``; so the survivors among the top ``k``
-    are exactly the full run's survivors above the ``k``-th score, and once ``max_num`` of them
-    survive they are the full run's best ``max_num`` (up to the order of equal scores).
-
-    Args:
-        bboxes: ``(N, 4)`` boxes, one per region, shared by all classes.
-        scores: ``(N, C + 1)`` class probabilities; the last column (background) is ignored.
-        score_thr: Pairs scoring ``<= score_thr`` are dropped, as in mmdet.
-        nms_cfg: mmcv ``batched_nms`` config (``dict(type='nms', iou_threshold=0.5)``).
-        max_num: Detections kept; ``<= 0`` keeps all.
-
-    Returns:
-        ``(K, 5)`` detections (x1, y1, x2, y2, score) sorted by score, and ``(K,)`` labels.
-    """
-    num_classes = scores.size(1) - 1
-    class_scores = scores[:, :-1]  # a view: no (N, C) copy
-    k = 4 * max_num
-    while True:
-        # Only pairs scoring at least the k-th best of some k real pairs can be among the top
-        # k: with a low threshold and many classes this leaves thousands of pairs, not millions.
-        bound = _kth_best_lower_bound(class_scores, k) if max_num > 0 else None
-        complete = bound is None or bound <= score_thr  # every pair above score_thr is in
-        mask = class_scores > score_thr if complete else class_scores >= bound
-        rows, cols = mask.nonzero(as_tuple=True)  # row-major, as flattened
-        candidate_scores = class_scores[rows, cols]
-        total = candidate_scores.numel()
-        top, order = candidate_scores.topk(total if max_num <= 0 else min(k, total))
-        pairs = (rows * num_classes + cols)[order]
-        labels = pairs % num_classes
-        if top.numel() == 0:
-            return torch.cat([bboxes.new_zeros(0, 4), top[:, None]], -1), labels
-        dets, keep = batched_nms(bboxes[pairs // num_classes], top, labels, dict(nms_cfg))
-        if (complete and top.numel() == total) or len(keep) >= max_num:
-            break
-        k = 4 * k
-    if max_num > 0:
-        dets, keep = dets[:max_num], keep[:max_num]
-    return dets, labels[keep]
+from ..datasets.vocabularies import resolve_vocabulary, resolve_vocabulary_entries
+from .bbox_nms import shared_box_multiclass_nms
 
 
 class OpenVocabularyHeadMixin:
     """Training / test vocabularies of a box head whose classifier is text, not weights.
 
-    Put it before mmdet's head class (``class H(OpenVocabularyHeadMixin, Shared2FCBBoxHead)``)
-    and call :meth:`_init_vocabularies` before ``super().__init__(num_classes=1, **kwargs)``,
-    then set ``self._building = False``. ``num_classes`` then follows the vocabulary in use:
-    the training vocabulary (the dataset's labels) in ``train()`` mode, the test vocabulary in
-    ``eval()`` mode; mmdet reads it to place the background label and size predictions.
-    Vocabularies are resolved on first use, so building a model needs no vocabulary file.
-    Post-processing runs :func:`shared_box_multiclass_nms`, so its cost hardly grows with the
-    vocabulary (class-agnostic boxes are not repeated per class).
+    Put it before mmdet's head class (``class H(OpenVocabularyHeadMixin, Shared2FCBBoxHead)``),
+    pass mmdet's arguments through :meth:`_mmdet_kwargs` to ``super().__init__`` and call
+    :meth:`_init_vocabularies` after it. A head then supplies only how a vocabulary is encoded
+    and installed:
+
+    - :meth:`encode_vocabulary`: a vocabulary config -> (names, what CLIP makes of them);
+    - :meth:`prepare_vocabulary`: checks that against the head and puts it in the form the
+      classifier takes (errors name the head and ``source``);
+    - :meth:`install_vocabulary`: puts it into the classifier.
+
+    The rest is here once: the vocabularies are resolved on first use (building a model needs
+    no CLIP and no vocabulary file), ``train()`` mode uses the training vocabulary (the
+    dataset's labels) and ``eval()`` mode the test vocabulary, which :meth:`use_vocabulary`
+    and :meth:`set_test_vocabulary` swap in place. ``num_classes`` follows the vocabulary in
+    use; mmdet reads it to place the background label and size predictions. Post-processing
+    runs :func:`~ovdkit.models.bbox_nms.shared_box_multiclass_nms`, so its cost hardly grows
+    with the vocabulary (class-agnostic boxes are not repeated per class).
     """
 
-    def _init_vocabularies(self, vocabulary: Mapping, test_vocabulary: Optional[Mapping],
-                           kwargs: Dict) -> None:
-        """Records the vocabulary configs and fixes the mmdet arguments they decide.
+    @staticmethod
+    def _mmdet_kwargs(kwargs: Mapping) -> Dict:
+        """mmdet's head arguments with those the vocabularies decide fixed: ``num_classes``
+        is a placeholder of one (inherited mmdet configs say 80) and box regression is
+        class-agnostic (the classes are open)."""
+        return dict(kwargs, num_classes=1, reg_class_agnostic=True)
+
+    def _init_vocabularies(self, vocabulary: Mapping,
+                           test_vocabulary: Optional[Mapping] = None) -> None:
+        """Records the vocabulary configs (after mmdet has built the head).
 
         The test vocabulary inherits the training one's keys (CLIP model, weights, templates,
         cache) except its ``path`` when it names its own ``classes``.
-
-        ``num_classes`` is dropped from ``kwargs`` (inherited mmdet configs say 80) and box
-        regression is made class-agnostic (the classes are open).
         """
         self.vocabulary_cfg = dict(vocabulary)
         test_vocabulary = dict(test_vocabulary or {})
@@ -105,38 +52,124 @@ class OpenVocabularyHeadMixin:
             # without their own file come through the CLIP weights, never from that file.
             inherited.pop('path', None)
         self.test_vocabulary_cfg = dict(inherited, **test_vocabulary)
-        kwargs.pop('num_classes', None)
-        kwargs['reg_class_agnostic'] = True
-        self._train_classes: Optional[Tuple[str, ...]] = None
-        self._test_classes: Optional[Tuple[str, ...]] = None
-        self._loaded: Optional[str] = None
-        # While BBoxHead builds its layers it sees a placeholder of one class.
-        self._building = True
+        self._classes: Dict[str, Tuple[str, ...]] = {}
+        self._encoded: Dict[str, Any] = {}
+        self._installed: Optional[str] = None
+
+    # --- what a head supplies ---------------------------------------------------------------
+
+    def encode_vocabulary(self, cfg: Mapping) -> Tuple[Tuple[str, ...], Any]:
+        """The ordered names of a vocabulary config and what CLIP makes of them."""
+        raise NotImplementedError
+
+    def prepare_vocabulary(self, names: Sequence[str], encoded: Any, source: str) -> Any:
+        """Checks ``encoded`` against the head (``source`` names it in errors) and returns it in
+        the form :meth:`install_vocabulary` takes."""
+        return encoded
+
+    def install_vocabulary(self, prepared: Any) -> None:
+        """Puts a prepared vocabulary into the classifier."""
+        raise NotImplementedError
+
+    # --- the mechanism ------------------------------------------------------------------
+
+    def _mode(self) -> str:
+        return 'train' if self.training else 'test'
+
+    def _cfg_of(self, mode: str) -> Dict:
+        return self.vocabulary_cfg if mode == 'train' else self.test_vocabulary_cfg
+
+    def _classes_of(self, mode: str) -> Tuple[str, ...]:
+        if mode not in self._classes:
+            self._classes[mode] = resolve_vocabulary(self._cfg_of(mode)['classes'])
+        return self._classes[mode]
 
     @property
     def train_classes(self) -> Tuple[str, ...]:
         """Names of the training vocabulary (the dataset's labels)."""
-        if self._train_classes is None:
-            self._train_classes = resolve_vocabulary(self.vocabulary_cfg['classes'])
-        return self._train_classes
+        return self._classes_of('train')
 
     @property
     def test_classes(self) -> Tuple[str, ...]:
         """Names of the evaluation vocabulary."""
-        if self._test_classes is None:
-            self._test_classes = resolve_vocabulary(self.test_vocabulary_cfg['classes'])
-        return self._test_classes
+        return self._classes_of('test')
 
     @property
     def num_classes(self) -> int:
-        """Classes of the vocabulary in use (training or test), background excluded."""
-        if self._building:
-            return 1
-        return len(self.train_classes if self.training else self.test_classes)
+        """Classes of the vocabulary in use (training or test), background excluded.
+
+        mmdet's ``BBoxHead.__init__`` assigns ``num_classes`` and sizes its layers from it, so
+        the property needs a setter: it records mmdet's placeholder (one class), which stands
+        while mmdet builds the head; once the vocabularies are recorded they decide.
+        """
+        if 'vocabulary_cfg' not in self.__dict__:
+            return self.__dict__['_mmdet_num_classes']
+        return len(self._classes_of(self._mode()))
 
     @num_classes.setter
     def num_classes(self, value: int) -> None:
-        """BBoxHead.__init__ assigns a placeholder; the vocabularies decide instead."""
+        self.__dict__['_mmdet_num_classes'] = value
+
+    def _set_vocabulary(self, mode: str, names: Sequence[str], prepared: Any) -> None:
+        self._classes[mode] = tuple(names)
+        self._encoded[mode] = prepared
+        if self._installed == mode:
+            self._installed = None
+
+    def set_test_vocabulary(self, classes: Sequence[str], encoded: Any) -> None:
+        """Swaps the evaluation vocabulary in place.
+
+        Args:
+            classes: C names.
+            encoded: What :meth:`encode_vocabulary` returns for them (text embeddings
+                ``(C, D)`` for ViLD; token features for grounding), in the same order.
+        """
+        prepared = self.prepare_vocabulary(classes, encoded, 'set_test_vocabulary')
+        self._set_vocabulary('test', classes, prepared)
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=tuple(classes))
+
+    def use_vocabulary(self, classes) -> Tuple[str, ...]:
+        """Makes ``classes`` the evaluation vocabulary, encoded like ``test_vocabulary``.
+
+        The encoding comes through the sidecar cache with the test vocabulary's model,
+        weights and cache folder (CLIP's text tower is built at most once per process).
+        :class:`ovdkit.apis.OVDInferencer` calls this on every open-vocabulary head.
+
+        Args:
+            classes: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
+
+        Returns:
+            The resolved names, in order.
+
+        Raises:
+            ValueError: the encoding's dimension differs from the head's ``embed_dim``.
+        """
+        cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
+        names, encoded = self.encode_vocabulary(dict(cfg, classes=classes))
+        self._set_vocabulary('test', names, self.prepare_vocabulary(
+            names, encoded, str(cfg.get('model'))))
+        # keeps the synonyms: the config re-resolves to the same encoding
+        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg,
+                                        classes=resolve_vocabulary_entries(classes))
+        return names
+
+    def _ensure_vocabulary(self) -> None:
+        """Installs the vocabulary of the current mode, encoding it on first use."""
+        mode = self._mode()
+        if self._installed == mode:
+            return
+        if mode not in self._encoded:
+            cfg = self._cfg_of(mode)
+            names, encoded = self.encode_vocabulary(cfg)
+            source = str(cfg.get('path') or cfg.get('model'))
+            self._set_vocabulary(mode, names, self.prepare_vocabulary(names, encoded, source))
+        self.install_vocabulary(self._encoded[mode])
+        self._installed = mode
+
+    def forward(self, x: Tensor) -> tuple:
+        """mmdet's forward with the vocabulary in use installed first."""
+        self._ensure_vocabulary()
+        return super().forward(x)
 
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,
                                 img_meta: dict, rescale: bool = False,

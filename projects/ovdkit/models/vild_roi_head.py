@@ -9,6 +9,8 @@ from mmdet.structures.bbox import bbox2roi
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ..utils.config_variables import OVDConfigError
+
 
 @MODELS.register_module()
 class ViLDRoIHead(StandardRoIHead):
@@ -41,9 +43,10 @@ class ViLDRoIHead(StandardRoIHead):
         for sample in batch_data_samples:
             regions: Optional[InstanceData] = sample.get('clip_regions')
             if regions is None:
-                raise KeyError(f"image {sample.metainfo.get('img_path', '?')} has no "
-                               f"clip_regions: ViLD's train pipeline needs LoadCLIPRegions "
-                               f"(after the geometric transforms) and PackDetInputsWithRegions")
+                raise OVDConfigError(
+                    f"image {sample.metainfo.get('img_path', '?')} has no clip_regions: ViLD's "
+                    f"train pipeline needs LoadCLIPRegions (after the geometric transforms) "
+                    f"and PackDetInputsWithRegions")
             keep = torch.arange(len(regions.bboxes), device=regions.bboxes.device)
             if self.num_distill_regions is not None and len(keep) > self.num_distill_regions:
                 keep = torch.randperm(len(keep), device=keep.device)[:self.num_distill_regions]

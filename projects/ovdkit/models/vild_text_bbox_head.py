@@ -5,7 +5,6 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.vocabulary_embeddings import vocabulary_embeddings
 from .open_vocabulary_head import OpenVocabularyHeadMixin
 
@@ -25,7 +24,7 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     embeddings are non-persistent buffers: checkpoints hold none, so a checkpoint trained with
     one vocabulary loads with any other. Class names and embeddings are resolved on first use
     (through :func:`ovdkit.text.vocabulary_embeddings.vocabulary_embeddings`), so building the
-    model needs neither CLIP nor the vocabulary files.
+    model needs neither CLIP nor the vocabulary files (:class:`OpenVocabularyHeadMixin`).
 
     Args:
         vocabulary: Training vocabulary config (``classes`` and ``model`` / ``pretrained`` /
@@ -42,76 +41,28 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def __init__(self, vocabulary: Mapping, embed_dim: int,
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.01,
                  **kwargs) -> None:
-        self._init_vocabularies(vocabulary, test_vocabulary, kwargs)
         kwargs['cls_predictor_cfg'] = dict(type='TextEmbeddingClassifier', embed_dim=embed_dim,
                                            temperature=temperature)
-        super().__init__(num_classes=1, **kwargs)
-        self._building = False
+        super().__init__(**self._mmdet_kwargs(kwargs))
+        self._init_vocabularies(vocabulary, test_vocabulary)
 
-    def set_test_vocabulary(self, classes: Sequence[str], embeddings: Tensor) -> None:
-        """Swaps the evaluation vocabulary in place.
+    def encode_vocabulary(self, cfg: Mapping) -> Tuple[Tuple[str, ...], Tensor]:
+        """Names and ``(C, D)`` text embeddings, through
+        :func:`ovdkit.text.vocabulary_embeddings.vocabulary_embeddings`."""
+        return vocabulary_embeddings(cfg)
 
-        Args:
-            classes: C names.
-            embeddings: ``(C, D)`` text embeddings in the same order.
-        """
-        if len(classes) != len(embeddings):
-            raise ValueError(f'{len(classes)} class names but {len(embeddings)} embeddings')
-        self._test_classes = tuple(classes)
-        self._test_embeddings = embeddings
-        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg, classes=tuple(classes))
-        self._loaded = None
-
-    def use_vocabulary(self, classes) -> Tuple[str, ...]:
-        """Makes ``classes`` the evaluation vocabulary, embedded like ``test_vocabulary``.
-
-        The text embeddings come through the vocabulary cache with the test vocabulary's
-        model, weights, templates and cache folder (CLIP is built at most once per process).
-        This is the method :class:`ovdkit.apis.OVDInferencer` calls on every open-vocabulary
-        head.
-
-        Args:
-            classes: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
-
-        Returns:
-            The resolved names, in order.
-
-        Raises:
-            ValueError: the embeddings' dimension differs from the head's ``embed_dim``.
-        """
-        cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
-        names, embeddings = vocabulary_embeddings(dict(cfg, classes=classes))
-        if embeddings.shape[1] != self.fc_cls.projection.out_features:
+    def prepare_vocabulary(self, names: Sequence[str], embeddings: Tensor,
+                           source: str) -> Tensor:
+        """Checks the embeddings' count and dimension against the names and the head."""
+        if len(names) != len(embeddings):
+            raise ValueError(f'{len(names)} class names but {len(embeddings)} embeddings')
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.fc_cls.projection.out_features:
             raise ValueError(
-                f'{type(self).__name__}: text embeddings of dimension {embeddings.shape[1]} '
-                f'({cfg.get("model")}) do not match the head\'s embed_dim '
+                f'{type(self).__name__}: text embeddings of dimension {embeddings.shape[-1]} '
+                f'({source}) do not match the head\'s embed_dim '
                 f'{self.fc_cls.projection.out_features}')
-        self.set_test_vocabulary(names, embeddings)
-        # keeps the synonyms: the config re-resolves to these embeddings
-        self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg,
-                                        classes=resolve_vocabulary_entries(classes))
-        return names
+        return embeddings
 
-    def _ensure_embeddings(self) -> None:
-        mode = 'train' if self.training else 'test'
-        if self._loaded == mode:
-            return
-        if mode == 'train':
-            if not hasattr(self, '_train_embeddings'):
-                _, self._train_embeddings = vocabulary_embeddings(self.vocabulary_cfg)
-            embeddings = self._train_embeddings
-        else:
-            if not hasattr(self, '_test_embeddings'):
-                _, self._test_embeddings = vocabulary_embeddings(self.test_vocabulary_cfg)
-            embeddings = self._test_embeddings
+    def install_vocabulary(self, embeddings: Tensor) -> None:
+        """Installs ``(C, D)`` text embeddings in the classifier."""
         self.fc_cls.set_class_embeddings(embeddings)
-        self._loaded = mode
-
-    def forward(self, x: Tuple[Tensor]) -> tuple:
-        """mmdet's forward, with the vocabulary in use installed first.
-
-        Returns:
-            cls_score ``(N, C + 1)`` and class-agnostic bbox_pred ``(N, 4)``.
-        """
-        self._ensure_embeddings()
-        return super().forward(x)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..text.clip_text_encoder import create_clip_model
-from ..text.embedding_cache import state_dict_sha256, weights_id
+from ..utils.hashing import state_dict_sha256, weights_id
 from .crops import crop_and_normalize, square_crop_boxes
 
 

@@ -1,7 +1,7 @@
 """Precomputes ViLD's region targets: RPN proposals of every training image, embedded by CLIP.
 
 Used by ``tools/precompute_clip_regions.py`` and the toy-world pipeline. Shard by shard (see
-:mod:`ovdkit.regions.region_store`): a DataLoader feeds the detector's test pipeline, the
+:mod:`ovdkit.datasets.region_store`): a DataLoader feeds the detector's test pipeline, the
 detector's RPN gives the top-M class-agnostic proposals after NMS, and
 :class:`CLIPRegionEmbedder` embeds their 1x and 1.5x crops from the same image tensor. Batches
 never straddle shards, so a restart recomputes whole shards exactly as they were first computed.
@@ -15,6 +15,7 @@ and clears stale temporary files before the others open the store (a barrier), a
 at any moment leaves only whole shards (marker last) and unmarked ones that the next run, with
 any number of ranks, recomputes to the same bytes.
 """
+import copy
 import os
 import sys
 import time
@@ -27,10 +28,10 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
-from ..text.embedding_cache import file_sha256
+from ..datasets.region_store import CLIPRegionStore
 from ..utils.config_variables import merge_cfg_options
+from ..utils.hashing import file_sha256
 from .clip_region_embedder import CLIPRegionEmbedder
-from .region_store import CLIPRegionStore
 
 _WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'ConcatDataset', 'MultiImageMixDataset')
 
@@ -49,14 +50,23 @@ def _image_dataset_cfg(cfg: Config) -> Dict:
 
 
 def _load_detector(cfg: Config, checkpoint: str, num_regions: int, device: str):
-    from mmdet.registry import MODELS
-    from mmengine.config import ConfigDict
+    """The proposal detector of ``cfg`` (its RPN keeping ``num_regions``), built by mmdet's
+    registry and loaded by mmengine's ``load_checkpoint``; ``cfg`` is left as it was.
 
-    rpn_cfg = cfg.model.test_cfg.rpn
+    Raises:
+        ValueError: the checkpoint lacks backbone, neck or rpn_head weights of the model (the
+            RoI head may be missing: only proposals are used).
+    """
+    from mmdet.registry import MODELS
+    from mmengine.runner import load_checkpoint
+
+    model_cfg = copy.deepcopy(cfg.model)
+    rpn_cfg = model_cfg.test_cfg.rpn
     rpn_cfg.max_per_img = num_regions
     rpn_cfg.nms_pre = max(int(rpn_cfg.get('nms_pre', 1000)), num_regions)
-    model = MODELS.build(ConfigDict(cfg.model))
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    model = MODELS.build(model_cfg)
+    state = load_checkpoint(model, checkpoint, map_location='cpu', strict=False,
+                            logger='silent')
     state = state.get('state_dict', state)
     needed = [k for k in model.state_dict()
               if k.split('.')[0] in ('backbone', 'neck', 'rpn_head')]
@@ -65,7 +75,6 @@ def _load_detector(cfg: Config, checkpoint: str, num_regions: int, device: str):
         raise ValueError(f'checkpoint {checkpoint} does not fit the proposal config: '
                          f'{len(missing)} backbone/neck/rpn_head weights missing, e.g. '
                          f'{missing[:3]}')
-    model.load_state_dict(state, strict=False)
     return model.to(device).eval()
 
 
@@ -169,7 +178,7 @@ def _fill_shards(store: CLIPRegionStore, dataset, detector, embedder: CLIPRegion
                  pending: List[int], batch_size: int, workers: int, shard_size: int,
                  progress: bool, update_index: bool = True, rank: int = 0,
                  world: int = 1) -> Dict:
-    from tqdm import tqdm
+    from mmengine.utils import ProgressBar
 
     total = len(dataset)
     batches, shard_of_batch = [], []
@@ -180,9 +189,8 @@ def _fill_shards(store: CLIPRegionStore, dataset, detector, embedder: CLIPRegion
             shard_of_batch.append(shard)
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                         collate_fn=pseudo_collate, persistent_workers=False)
-    bar = tqdm(total=sum(len(b) for b in batches), unit='img', file=sys.stderr,
-               disable=not progress,
-               desc='CLIP regions' + (f' (rank {rank} of {world})' if world > 1 else ''))
+    # mmengine's progress bar, as every other OVDKit tool; the rates follow when done.
+    bar = ProgressBar(sum(len(b) for b in batches), file=sys.stderr) if progress else None
     done = dict(images=0, crops=0, shards_written=0)
     boxes_of_shard: List[np.ndarray] = []
     emb_of_shard: List[np.ndarray] = []
@@ -200,11 +208,14 @@ def _fill_shards(store: CLIPRegionStore, dataset, detector, embedder: CLIPRegion
                               update_index=update_index)
             boxes_of_shard, emb_of_shard = [], []
             done['shards_written'] += 1
+        if bar is not None:
+            bar.update(len(boxes))
+    if bar is not None:
         elapsed = max(time.perf_counter() - start, 1e-9)
-        bar.update(len(boxes))
-        bar.set_postfix(img_s=f'{done["images"] / elapsed:.1f}',
-                        crops_s=f'{done["crops"] / elapsed:.0f}')
-    bar.close()
+        where = f' (rank {rank} of {world})' if world > 1 else ''
+        print(f'\nCLIP regions{where}: {done["images"]} images, '
+              f'{done["images"] / elapsed:.1f} img/s, crops_s {done["crops"] / elapsed:.0f}',
+              file=sys.stderr)
     return done
 
 

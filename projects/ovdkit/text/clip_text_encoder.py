@@ -1,8 +1,8 @@
 """A frozen open_clip text tower: pooled prompt-ensemble class embeddings and token features."""
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-import sys
 import open_clip
 import torch
 import torch.nn.functional as F
@@ -310,8 +310,9 @@ class CLIPTextEncoder(nn.Module):
 class TextEncoderPool:
     """Frozen text encoders built lazily, at most once per (model, pretrained).
 
-    The base of the on-disk caches (pooled embeddings, token features): a cache hit never
-    builds CLIP, and vocabulary swaps reuse the encoder already built.
+    Every kind of the sidecar cache builds its encoders in one pool a process
+    (:func:`ovdkit.text.sidecar_cache.shared_encoder_pool`): a cache hit never builds CLIP, and
+    vocabulary swaps and other kinds reuse the encoder already built.
 
     Args:
         device: Device for the encoders.

@@ -163,8 +163,8 @@ def draw_examples(runner, out_dir: Path, num: int = 4, zoom: int = 3,
     (nearest neighbour, so 128 px scenes stay legible); returns the written paths."""
     import mmcv
     import torch
-    from mmengine.dataset import pseudo_collate
     from mmdet.visualization import DetLocalVisualizer
+    from mmengine.dataset import pseudo_collate
 
     dataset = runner.test_dataloader.dataset
     visualizer = DetLocalVisualizer.get_instance(f'toyworld_examples_{runner.timestamp}')

@@ -6,9 +6,9 @@ on object crops and their captions, and saved as a plain state dict, the kind of
 ``open_clip.create_model(name, pretrained=PATH)`` loads. Everything downstream loads it only
 that way, exactly as it would load real CLIP weights.
 """
-import sys
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple

@@ -12,8 +12,8 @@ Layout under ``out_dir``::
                                     with its box and a caption ("a photo of a red star.")
     samples.png                     a few val scenes with their boxes (novel in white)
 """
-import sys
 import json
+import sys
 from pathlib import Path
 from typing import Dict, List
 

@@ -17,6 +17,8 @@ from typing import List, Sequence
 
 import torch
 
+from .config_variables import OVDConfigError, check_cfg_options
+
 
 def mmdet_tool_path(name: str) -> Path:
     """Returns the path of one of mmdet's tools, e.g. ``'train.py'``.
@@ -106,7 +108,6 @@ def check_tool_cfg_options(argv: Sequence[str]) -> None:
     """Runs :func:`check_cfg_options` on the config and ``--cfg-options`` of a tool's argv."""
     from mmengine.config import Config, DictAction
 
-    from .config_variables import check_cfg_options
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('config', nargs='?')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -122,10 +123,10 @@ def run_mmdet_tool(name: str, argv: List[str]) -> None:
         name: Tool file name, e.g. ``'train.py'`` or ``'test.py'``.
         argv: Command-line arguments after the program name.
     """
-    import ovdkit  # noqa: F401  (registers modules and the checkpoint allow-list)
+    # OVDKit's modules and checkpoint allow-list are registered: importing this module
+    # imported the ovdkit package (its __init__ does both).
     if _launcher(argv) != 'none' and not torch.cuda.is_available():
         enable_cpu_distributed()
-    from .config_variables import OVDConfigError
     path = mmdet_tool_path(name)
     try:
         check_tool_cfg_options(argv)

@@ -7,7 +7,7 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 
-from ...regions.region_store import CLIPRegionStore
+from ..region_store import CLIPRegionStore
 
 
 @TRANSFORMS.register_module()

@@ -1,20 +1,49 @@
-"""Test helpers shared by tests/test_apis and tests/test_tools/test_demo*.py: random-init
-open-vocabulary detectors saved as checkpoints, and toy scenes."""
+"""Random-init open-vocabulary detectors of the toy-world configs, embedding files and toy
+scenes, for tests of the heads, the inferencer, the demo and the ONNX export."""
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import open_clip
 import torch
+import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config, ConfigDict
 
-import ovdkit  # noqa: F401  (registers OVDKit's modules)
-from ovdkit.toyworld import ToyWorldSpec, render_scene
+from ..text import make_meta, save_text_embeddings
+from ..toyworld import ToyWorldSpec, render_scene
+from .tools import REPO
 
-REPO = Path(__file__).resolve().parents[2]
-VILD_TEXT = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+VILD_TEXT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+GROUNDING_CONFIG = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+#: The config key prefix of the toy-world detectors' open-vocabulary head.
 HEAD = 'model.roi_head.bbox_head.'
+
+
+def build_toy_detector(config: str, seed: int = 0, **head):
+    """The detector of ``config`` (a path under the repository) with the bbox head's keys in
+    ``head`` replaced (as ``_delete_=True`` would in a config file), built and initialised
+    with ``torch.manual_seed(seed)``."""
+    register_all_modules()
+    cfg = Config.fromfile(str(REPO / config))
+    bbox_head = cfg.model.roi_head.bbox_head
+    for key, value in head.items():
+        bbox_head[key] = value
+    torch.manual_seed(seed)
+    model = MODELS.build(ConfigDict(cfg.model))
+    model.init_weights()
+    return model
+
+
+def random_embedding_file(folder: Path, names: Sequence[str], seed: int, dim: int = 128):
+    """A stored embedding file of random unit rows for ``names`` (sidecar of the tiny CLIP);
+    returns (path, embeddings ``(len(names), dim)``)."""
+    torch.manual_seed(seed)
+    emb = F.normalize(torch.randn(len(names), dim), dim=-1)
+    meta = make_meta('OVD-TinyCLIP-RN', 'x.pt', 'sha256:0', 'single', ['{}'], list(names), dim)
+    path = save_text_embeddings(Path(folder) / f'vocab{len(names)}_{seed}.pt', emb, meta)
+    return str(path), emb
 
 
 def build_checkpoint(config: str, work: Path, embed_dim: int = 128, **head):
@@ -45,7 +74,7 @@ def build_checkpoint(config: str, work: Path, embed_dim: int = 128, **head):
     return str(work / 'config.py'), str(checkpoint)
 
 
-def scenes(num: int, size: int = 128):
+def toy_scenes(num: int, size: int = 128):
     """Toy-world scenes as BGR arrays (what DetInferencer takes for in-memory images)."""
     cats = ToyWorldSpec().category_list()
     return [np.asarray(render_scene(np.random.default_rng(i), cats, size, 4, 16, 40)[0])

@@ -6,6 +6,8 @@ from typing import List
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
+from .shapes import COLORS
+
 
 @DATASETS.register_module()
 class ToyWorldDataset(CocoDataset):
@@ -28,7 +30,6 @@ class ToyWorldDataset(CocoDataset):
 
     def load_data_list(self) -> List[dict]:
         """Sets the split's metainfo from categories.json, then loads the COCO annotations."""
-        from ..toyworld.shapes import COLORS
         path = Path(self.data_root or '') / 'annotations' / 'categories.json'
         if not path.is_file():
             raise FileNotFoundError(f'ToyWorldDataset: {path} not found; generate the world '

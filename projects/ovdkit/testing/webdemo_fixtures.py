@@ -1,5 +1,5 @@
-"""Test helpers of tests/test_tools/test_webdemo*.py: a fixture-scale demo model, a server in
-this process on a free port, and a client."""
+"""What the web demo's tests share (tests/test_tools/test_webdemo*.py): a fixture-scale demo
+model, a server in this process on a free port, and a client."""
 import base64
 import contextlib
 import json
@@ -12,12 +12,12 @@ from typing import Dict, Iterator, Tuple
 import cv2
 import numpy as np
 
-from ovdkit.apis import OVDInferencer
-from ovdkit.apis.detection_records import detection_records
-from ovdkit.apis.webdemo import DemoLimits, DemoSession, WebDemoServer
-from test_apis.ovd_helpers import VILD_TEXT, build_checkpoint, scenes
+from ..apis import OVDInferencer
+from ..apis.detection_records import detection_records
+from ..apis.webdemo import DemoLimits, DemoSession, WebDemoServer
+from .detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 
-#: The fixture model's training vocabulary is ['red star', 'blue circle'] (ovd_helpers):
+#: The fixture model's training vocabulary is ['red star', 'blue circle'] (build_checkpoint):
 #: 'zebra' is a name it never saw.
 VOCABULARY = 'red star, blue circle, zebra'
 
@@ -26,10 +26,10 @@ def demo_model(work: Path) -> Dict:
     """A random-init toy ViLD-text detector (:func:`build_checkpoint`), three scenes written
     as PNG files, and the inferencer; the vocabulary :data:`VOCABULARY` is embedded once so
     that requests for it are cache hits."""
-    config, checkpoint = build_checkpoint(VILD_TEXT, work)
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, work)
     images = work / 'images'
     images.mkdir(exist_ok=True)
-    for i, image in enumerate(scenes(3)):
+    for i, image in enumerate(toy_scenes(3)):
         cv2.imwrite(str(images / f'scene{i}.png'), image)
     inferencer = OVDInferencer(config, checkpoint, vocabulary=VOCABULARY.split(','))
     return dict(config=config, checkpoint=checkpoint, images=images, inferencer=inferencer)

@@ -1,0 +1,97 @@
+"""Running the repository's command-line tools from tests: one process a command
+(:func:`run_tool`), or forked from one interpreter that imported the stack once
+(:class:`ToolServer`)."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: The repository root (``ovdkit`` is installed from ``projects/ovdkit`` in editable mode).
+REPO = Path(__file__).resolve().parents[3]
+#: The smoke config: a Faster R-CNN R-18 FPN on :func:`ovdkit.testing.make_coco_fixture` data.
+SMOKE_CONFIG = 'configs/smoke/faster-rcnn_r18_fpn_1xb4-40i_coco-fixture.py'
+#: The image scale the real-data configs are run at on fixtures (``Resize`` options).
+FIXTURE_SCALE = (128, 96)
+
+
+def run_tool(args, cwd=REPO, env=None, timeout=600, check=True):
+    """Runs ``python <args>`` (or a shell script) from the repo root; returns the process.
+
+    ``proc.stdout`` is the tool's output proper; ``proc.log`` is stdout followed by stderr
+    (logs and progress bars), for assertions on the whole log.
+    """
+    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+                    PYTHONWARNINGS='ignore')
+    full_env.update(env or {})
+    cmd = list(map(str, args))
+    if cmd[0].endswith('.py'):
+        cmd = [sys.executable] + cmd
+    else:
+        cmd = ['bash'] + cmd
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout)
+    proc.log = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}:\n{proc.log[-6000:]}')
+    return proc
+
+
+def fixture_data_options(root):
+    """``--cfg-options`` pointing the smoke config's loaders and evaluators at ``root``."""
+    return [f'train_dataloader.dataset.data_root={root}/',
+            f'val_dataloader.dataset.data_root={root}/',
+            f'test_dataloader.dataset.data_root={root}/',
+            f'val_evaluator.ann_file={root}/annotations/instances_val.json',
+            f'test_evaluator.ann_file={root}/annotations/instances_val.json']
+
+
+def config_pipelines(cfg):
+    """(dotted key, pipeline list) of every dataset of the config's dataloaders."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        key, dataset = f'{loader}.dataset', cfg[loader]['dataset']
+        while 'pipeline' not in dataset:
+            key, dataset = key + '.dataset', dataset['dataset']
+        yield key + '.pipeline', dataset['pipeline']
+
+
+class ToolServer:
+    """A ``tool_forkserver.py`` process: runs one command at a time as a forked process."""
+
+    def __init__(self, work: Path) -> None:
+        env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+        self.work = work
+        self.count = 0
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name('tool_forkserver.py'))], cwd=REPO,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, args) -> 'ToolStep':
+        self.count += 1
+        out, err = (self.work / f'{id(self)}_{self.count}.{k}' for k in ('out', 'err'))
+        start = time.monotonic()
+        self.proc.stdin.write(json.dumps(dict(args=[str(a) for a in args], out=str(out),
+                                              err=str(err))) + '\n')
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        return ToolStep(args, reply['returncode'], out.read_text(), err.read_text(),
+                        time.monotonic() - start, reply['cpu'])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+class ToolStep:
+    """One command's outcome: ``args`` (``python`` first, as typed), ``returncode``, ``stdout``,
+    ``log`` (stdout + stderr), and its ``wall`` / ``cpu`` seconds (user + system time of its
+    process and children)."""
+
+    def __init__(self, args, returncode, stdout, stderr, wall, cpu) -> None:
+        self.args = ['python'] + [str(a) for a in args]
+        self.returncode, self.stdout, self.log = returncode, stdout, stdout + stderr
+        self.wall, self.cpu = wall, cpu
+
+    def __str__(self) -> str:
+        return ' '.join(self.args[1:])
