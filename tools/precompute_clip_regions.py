@@ -28,7 +28,7 @@ from torch.distributed.elastic.multiprocessing.errors import record
 
 from ovdkit.regions import RegionStoreError, precompute_clip_regions
 from ovdkit.text import CLIPWeightsError
-from ovdkit.utils.mmdet_tools import init_tool_distributed
+from ovdkit.utils.mmdet_tools import finish_tool_distributed, init_tool_distributed
 
 
 def parse_args(argv=None):
@@ -72,6 +72,7 @@ def main(argv=None) -> int:
         return 2
     if int(os.environ.get('RANK', 0)) == 0 or args.launcher == 'none':
         print(json.dumps(figures))
+    finish_tool_distributed()
     return 0
 
 

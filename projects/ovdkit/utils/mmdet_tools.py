@@ -104,6 +104,19 @@ def init_tool_distributed(launcher: str) -> None:
     init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
 
 
+def finish_tool_distributed() -> None:
+    """Leaves the process group joined by :func:`init_tool_distributed`, if any.
+
+    A rank that exits with the group still open can abort at interpreter exit ("terminate
+    called without an active exception": gloo's threads are destroyed while running) after
+    its work is done, failing the launcher although every file was written.
+    """
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def check_tool_cfg_options(argv: Sequence[str]) -> None:
     """Runs :func:`check_cfg_options` on the config and ``--cfg-options`` of a tool's argv."""
     from mmengine.config import Config, DictAction
