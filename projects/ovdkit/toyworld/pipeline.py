@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
 from ..text import TextEmbeddingCache
-from ..text.embedding_cache import file_sha256
 from ..text.templates import load_templates
 from ..utils.atomic_io import write_json_atomic
+from ..utils.hashing import file_sha256
 from .detector_runs import (BASE_DETECTOR, METHOD_CONFIGS, REGION_METHODS, DetectorJob,
                             load_job_config, method_config, run_jobs, start_jobs,
                             toyworld_cfg_options)
@@ -191,7 +192,6 @@ class ToyWorldPipeline:
         from ``config`` with ``options``; returns the store's provenance and the precompute's
         figures. A store made from another checkpoint or CLIP is replaced, since the world
         changed under it."""
-        from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
         figures_path = self.work_dir / 'clip_regions.json'
         if self._region_store_up_to_date(proposer['checkpoint']):
             self._say('skipped: clip_regions (store up to date)')
@@ -217,7 +217,6 @@ class ToyWorldPipeline:
 
     def _region_store_up_to_date(self, checkpoint: str) -> bool:
         """Whether the store is complete and made from this proposer and this CLIP."""
-        from ..regions import CLIPRegionStore
         if not (self.work_dir / 'clip_regions.json').is_file() or \
                 not (self.region_store / 'index.json').is_file():
             return False
