@@ -101,7 +101,7 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     report = (tmp_path / 'report.md').read_text()
     assert 'concepts' in report and 'red star, blue star' in report
     assert 'templates `single`, crops at 1x + 1.5x' in report
-    assert "mmdet's Faster R-CNN with a linear classifier over the base categories, trained 2 " \
+    assert "mmdet's Faster R-CNN with a cosine classifier over the base categories, trained 2 " \
         'iterations on base boxes' in report
     saved = json.loads((tmp_path / 'report.json').read_text())
     assert saved['summary'] == first

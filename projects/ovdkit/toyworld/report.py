@@ -68,7 +68,7 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
     if base:
         lines += ['## Base detector', '',
                   f"Every method below starts from one base detector: mmdet's Faster R-CNN with "
-                  f"a linear classifier over the base categories, trained {base['iterations']} "
+                  f"a cosine classifier over the base categories, trained {base['iterations']} "
                   f"iterations on base boxes ({base['train_s']} s, beside the CLIP); its RPN "
                   f"proposed the CLIP regions. Its AP50 on the base categories: "
                   f"{base['base_ap50']:.1f}. The iterations below come after it.", '']
