@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from mmengine.device import get_device
+
 from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
 from ..text import TextEmbeddingCache
 from ..text.templates import load_templates
@@ -204,7 +206,7 @@ class ToyWorldPipeline:
                     config, proposer['checkpoint'], TOY_CLIP_MODEL,
                     str(self.clip_path), str(self.region_store), num_regions=TOY_NUM_REGIONS,
                     crop_scales=CROP_SCALES, batch_size=8, workers=0, cfg_options=options,
-                    device='cuda' if _cuda() else 'cpu', progress=self.progress)
+                    device=get_device(), progress=self.progress)
             try:
                 figures = compute()
             except RegionStoreError:
@@ -315,11 +317,6 @@ def _cpu_seconds() -> float:
     return sum(getattr(resource.getrusage(who), field)
                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
                for field in ('ru_utime', 'ru_stime'))
-
-
-def _cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
 
 
 def parse_name_list(text: Optional[str]) -> Optional[List[str]]:
