@@ -226,3 +226,25 @@ def test_one_name_per_prompt_is_the_default():
     head = MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=dict(
         classes=BASE, model='OVD-TestCLIP-RN', pretrained=None)))
     assert head.names_per_prompt == 1
+
+
+@pytest.mark.parametrize('class_tokens, positive_map', [
+    ('last', [[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+    ('name', [[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]])])
+def test_class_tokens_decide_the_training_targets(cache_dir, class_tokens, positive_map):
+    model = build_detector(cache_dir, class_tokens=class_tokens).train()
+    head = model.roi_head.bbox_head
+    head(torch.zeros(2, 64, 7, 7))  # installs the training vocabulary
+    assert head.fc_cls.positive_map.tolist() == positive_map
+
+
+def test_end_of_text_scoring_needs_one_name_a_prompt():
+    register_all_modules()
+    vocabulary = dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None)
+    with pytest.raises(ValueError, match="GroundingBBoxHead: class_tokens='eot' .* needs "
+                                         'names_per_prompt=1, got None'):
+        MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=vocabulary,
+                          class_tokens='eot', names_per_prompt=None))
+    with pytest.raises(ValueError, match="class_tokens must be one of .* got 'all'"):
+        MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=vocabulary,
+                          class_tokens='all'))

@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ..text.vocabulary_embeddings import vocabulary_token_features
-from .grounding_positive_map import flatten_prompt_tokens
+from .grounding_positive_map import CLASS_TOKENS, flatten_prompt_tokens
 from .grounding_region_word_aligner import RegionWordAligner
 from .grounding_token_loss import GroundingTokenLoss
 from .open_vocabulary_head import OpenVocabularyHeadMixin
@@ -58,6 +58,11 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             differently in the training prompt (base names) and in the test prompt (all names;
             on the toy world that cost 11 novel AP50 points); one name a prompt makes its
             features vocabulary-independent.
+        class_tokens: Which tokens carry a class's score (and are its training positives):
+            ``'name'`` (GLIP: every token of the name, score = their mean), ``'last'`` (the
+            name's last token, which in CLIP's causal tower has read the whole name) or
+            ``'eot'`` (the prompt's end-of-text token, CLIP's pooled text token; needs
+            ``names_per_prompt=1``). See :func:`flatten_prompt_tokens`.
         loss_cls: Token loss: a sigmoid loss (``FocalLoss`` or ``CrossEntropyLoss`` with
             ``use_sigmoid=True``). Inherited mmdet configs carry a softmax loss: replace it
             (``_delete_=True``).
@@ -68,14 +73,22 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def __init__(self, vocabulary: Mapping, embed_dim: int,
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.02,
                  prior_prob: float = 0.01, fusion: Optional[Mapping] = None,
-                 names_per_prompt: Optional[int] = 1,
+                 names_per_prompt: Optional[int] = 1, class_tokens: str = 'name',
                  loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
+        if class_tokens not in CLASS_TOKENS:
+            raise ValueError(f'{type(self).__name__}: class_tokens must be one of '
+                             f'{CLASS_TOKENS}, got {class_tokens!r}')
+        if class_tokens == 'eot' and names_per_prompt != 1:
+            raise ValueError(f"{type(self).__name__}: class_tokens='eot' scores each prompt's "
+                             f'end-of-text token, so it needs names_per_prompt=1, got '
+                             f'{names_per_prompt}')
         kwargs['cls_predictor_cfg'] = dict(
             type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
             prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
         kwargs['loss_cls'] = dict(type=GroundingTokenLoss.__name__, loss=dict(loss_cls))
         super().__init__(**self._mmdet_kwargs(kwargs))
         self.names_per_prompt = names_per_prompt
+        self.class_tokens = class_tokens
         self._init_vocabularies(vocabulary, test_vocabulary)
 
     def encode_vocabulary(self, cfg: Mapping) -> Tuple[Tuple[str, ...], Dict[str, Tensor]]:
@@ -102,7 +115,7 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             raise ValueError(f'{type(self).__name__}: {len(names)} class names but '
                              f'{len(tokens["spans"])} token spans owned by classes '
                              f'{sorted(set(owners.tolist()))[:10]} ({source})')
-        features, span_map = flatten_prompt_tokens(tokens)
+        features, span_map = flatten_prompt_tokens(tokens, self.class_tokens)
         return features, span_map, owners
 
     def install_vocabulary(self, prepared: Tuple[Tensor, Tensor, Tensor]) -> None:
