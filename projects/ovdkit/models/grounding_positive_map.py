@@ -4,7 +4,6 @@ from typing import Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-
 #: Which tokens of a prompt carry a class's score (:func:`flatten_prompt_tokens`).
 CLASS_TOKENS = ('name', 'last', 'eot')
 
