@@ -12,6 +12,6 @@ _base_ = './vild-text_r18_fpn_1xb8-800i_toyworld.py'
 
 model = dict(roi_head=dict(bbox_head=dict(
     type='GroundingBBoxHead', embed_dim=128, temperature=0.02, prior_prob=0.01, fusion=None,
-    names_per_prompt=1,
+    names_per_prompt=1, class_tokens='eot',
     loss_cls=dict(_delete_=True, type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25,
                   loss_weight=1.0))))

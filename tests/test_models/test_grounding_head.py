@@ -248,3 +248,14 @@ def test_end_of_text_scoring_needs_one_name_a_prompt():
     with pytest.raises(ValueError, match="class_tokens must be one of .* got 'all'"):
         MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=vocabulary,
                           class_tokens='all'))
+
+
+@pytest.mark.parametrize('token_bias', [True, False])
+def test_token_bias_is_learned_only_when_asked(token_bias):
+    from ovdkit.models.grounding_region_word_aligner import RegionWordAligner
+    aligner = RegionWordAligner(8, 3, embed_dim=4, token_bias=token_bias)
+    aligner.set_tokens(torch.randn(5, 4), torch.eye(5)[:2])
+    aligner(torch.randn(6, 8)).sum().backward()
+    assert aligner.bias_lang.requires_grad is token_bias
+    assert (aligner.bias_lang.grad is not None) is token_bias
+    assert aligner.bias0.grad is not None  # the scalar prior bias is learned either way

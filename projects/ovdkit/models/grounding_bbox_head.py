@@ -67,6 +67,7 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             name's last token, which in CLIP's causal tower has read the whole name) or
             ``'eot'`` (the prompt's end-of-text token, CLIP's pooled text token; needs
             ``names_per_prompt=1``). See :func:`flatten_prompt_tokens`.
+        token_bias: Learn GLIP's token-dependent bias (see :class:`RegionWordAligner`).
         caption_context: How :meth:`use_caption` encodes a caption's phrases: ``'phrase'``
             (the default) encodes each phrase alone, like a class name; ``'caption'`` encodes
             the caption whole, so a phrase's tokens also read the words before it (GLIP, whose
@@ -84,7 +85,7 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.02,
                  prior_prob: float = 0.01, fusion: Optional[Mapping] = None,
                  names_per_prompt: Optional[int] = 1, class_tokens: str = 'name',
-                 caption_context: str = 'phrase',
+                 caption_context: str = 'phrase', token_bias: bool = True,
                  loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
         if class_tokens not in CLASS_TOKENS:
             raise ValueError(f'{type(self).__name__}: class_tokens must be one of '
@@ -95,7 +96,8 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                              f'{names_per_prompt}')
         kwargs['cls_predictor_cfg'] = dict(
             type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
-            prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
+            prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None,
+            token_bias=token_bias)
         kwargs['loss_cls'] = dict(type=GroundingTokenLoss.__name__, loss=dict(loss_cls))
         super().__init__(**self._mmdet_kwargs(kwargs))
         self.names_per_prompt = names_per_prompt
