@@ -30,13 +30,14 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     tower and are cached on disk (:mod:`ovdkit.text.token_feature_cache`). Region features are
     projected to CLIP's space and normalised; a :class:`RegionWordAligner` scores every region
     against every token (``cos / temperature + bias``), optionally after a cross-attention in
-    which regions attend to the tokens (``fusion``). Each class owns the token span of its name
-    (the positive map; separators and start / end tokens are not scored); a class with synonyms
+    which regions attend to the tokens (``fusion``). Each class owns tokens of its prompt (the
+    positive map), chosen by ``class_tokens``: every token of its name (GLIP), its last one,
+    or its prompt's end-of-text token; other tokens are not scored. A class with synonyms
     (``'television|tv'``) owns one span per synonym. Training: a sigmoid focal loss (or BCE)
     over tokens, the positives of a foreground region being the tokens of its class (all its
     synonyms), normalised by the number of foreground regions. Evaluation: a span's score is
     the mean of its tokens' probabilities, a class's the best of its spans. Box regression is
-    class-agnostic.
+    class-agnostic. :meth:`use_caption` grounds the phrases of a free-form caption instead.
 
     In ``train()`` mode the head uses the training vocabulary (the dataset's labels) and its
     ``cls_score`` is token logits ``(N, T)``; in ``eval()`` mode it uses the test vocabulary,
