@@ -27,7 +27,10 @@ def cache_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp('token_cache'))
 
 
-def build_detector(cache_dir, fusion=None, embed_dim=32, **head_options):
+def build_detector(cache_dir, fusion=None, embed_dim=32, class_tokens='name', **head_options):
+    """The toy grounding detector scoring every name token (GLIP) unless told otherwise (the
+    toy config's own choice, the end-of-text token, is tested in the tests that ask for it)."""
+    head_options['class_tokens'] = class_tokens
     return build_toy_detector(
         CONFIG, vocabulary=dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
                                 cache_dir=cache_dir),
@@ -230,6 +233,7 @@ def test_one_name_per_prompt_is_the_default():
 
 @pytest.mark.parametrize('class_tokens, positive_map', [
     ('last', [[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+    ('eot', [[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
     ('name', [[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]])])
 def test_class_tokens_decide_the_training_targets(cache_dir, class_tokens, positive_map):
     model = build_detector(cache_dir, class_tokens=class_tokens).train()
