@@ -2,11 +2,19 @@
 """Detects the classes you name in an image or a folder of images.
 
     python tools/demo.py IMAGE_OR_DIR [...] (--config C --checkpoint K | --onnx M.onnx)
-        (--vocab "zebra,traffic cone" | --vocab-file F) [--score-thr 0.3] [--out-dir D]
-        [--device cpu] [--batch-size 4] [--zoom 1] [--cfg-options KEY=VALUE ...]
+        (--vocab "zebra,traffic cone" | --vocab-file F | --caption TEXT [--phrases P ...])
+        [--score-thr 0.3] [--out-dir D] [--device cpu] [--batch-size 4] [--zoom 1]
+        [--cfg-options KEY=VALUE ...]
 
 ``--onnx`` runs a graph of tools/deploy/export_onnx.py with onnxruntime instead of the PyTorch
 model (same vocabularies through the same embedding cache, same outputs).
+
+``--caption`` (grounding models) grounds the phrases of a free-form caption instead of a class
+list: ``--phrases`` names them as substrings of the caption (``--caption "the red star next to a
+blue heart" --phrases "the red star" "a blue heart"``); without it the caption's phrases are
+separated by " . " (GLIP: ``--caption "red star . blue heart"``). Each detection carries its
+phrase and the phrase's ``char_span`` in the caption. A caption longer than the text tower's
+context is refused, naming the limit.
 
 ``--vocab`` also takes a builtin vocabulary (``coco``, ``lvis``, ``ov-coco``...). For each image
 the drawing (boxes, names, scores) goes to ``D/vis/<image name>`` and its detections to
@@ -43,6 +51,11 @@ def parse_args(argv=None):
     vocab.add_argument('--vocab', help='"name,name,..." or a builtin vocabulary (coco, lvis, '
                                        'ov-coco, ...)')
     vocab.add_argument('--vocab-file', help='text file, one class name per line')
+    vocab.add_argument('--caption', help='free-form caption whose phrases to ground (grounding '
+                                         'models)')
+    p.add_argument('--phrases', nargs='+', metavar='PHRASE',
+                   help='with --caption: the phrases to ground, substrings of the caption '
+                        '(default: its " . "-separated phrases)')
     p.add_argument('--score-thr', type=float, default=0.3,
                    help='lowest score drawn and written (default 0.3)')
     p.add_argument('--out-dir', default='outputs/demo')
@@ -58,6 +71,11 @@ def parse_args(argv=None):
     if (args.onnx is None) == (args.config is None or args.checkpoint is None) or \
             (args.onnx is not None and (args.config or args.checkpoint)):
         p.error('give either --config and --checkpoint, or --onnx')
+    if args.phrases is not None and args.caption is None:
+        p.error('--phrases needs --caption')
+    if args.caption is not None and args.onnx is not None:
+        p.error('--caption needs a grounding model (--config/--checkpoint); ONNX graphs take '
+                'class vocabularies only')
     return args
 
 
@@ -125,6 +143,8 @@ class Demo:
         for image, prediction in zip(batch, out['predictions']):
             found = detection_records(prediction, self.args.score_thr)
             record = dict(image=image, score_thr=self.args.score_thr, detections=found)
+            if 'caption' in prediction:
+                record['caption'] = prediction['caption']
             write_json_atomic(record, self.out_dir / 'preds' / f'{Path(image).stem}.json',
                               indent=1)
             self.records[image] = dict(image=image, detections=len(found),
@@ -227,6 +247,8 @@ def setup(args):
     else:
         inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
                                    cfg_options=args.cfg_options)
+    if args.caption is not None:
+        return inferencer, inferencer.set_caption(args.caption, args.phrases).phrases
     names = inferencer.set_vocabulary(args.vocab_file if args.vocab_file is not None
                                       else args.vocab)
     return inferencer, names
@@ -254,6 +276,8 @@ def main(argv=None) -> int:
     failed = [r['image'] for r in records if 'error' in r]
     summary = dict(images=len(images), failed=len(failed), out_dir=str(args.out_dir),
                    vocabulary=list(names), score_thr=args.score_thr)
+    if args.caption is not None:
+        summary['caption'] = args.caption
     write_json_atomic(dict(summary, results=records), Path(args.out_dir) / 'summary.json',
                       indent=1)
     if failed:

@@ -27,7 +27,10 @@ def cache_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp('token_cache'))
 
 
-def build_detector(cache_dir, fusion=None, embed_dim=32, **head_options):
+def build_detector(cache_dir, fusion=None, embed_dim=32, class_tokens='name', **head_options):
+    """The toy grounding detector scoring every name token (GLIP) unless told otherwise (the
+    toy config's own choice, the end-of-text token, is tested in the tests that ask for it)."""
+    head_options['class_tokens'] = class_tokens
     return build_toy_detector(
         CONFIG, vocabulary=dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
                                 cache_dir=cache_dir),
@@ -226,3 +229,37 @@ def test_one_name_per_prompt_is_the_default():
     head = MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=dict(
         classes=BASE, model='OVD-TestCLIP-RN', pretrained=None)))
     assert head.names_per_prompt == 1
+
+
+@pytest.mark.parametrize('class_tokens, positive_map', [
+    ('last', [[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+    ('eot', [[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+    ('name', [[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]])])
+def test_class_tokens_decide_the_training_targets(cache_dir, class_tokens, positive_map):
+    model = build_detector(cache_dir, class_tokens=class_tokens).train()
+    head = model.roi_head.bbox_head
+    head(torch.zeros(2, 64, 7, 7))  # installs the training vocabulary
+    assert head.fc_cls.positive_map.tolist() == positive_map
+
+
+def test_end_of_text_scoring_needs_one_name_a_prompt():
+    register_all_modules()
+    vocabulary = dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None)
+    with pytest.raises(ValueError, match="GroundingBBoxHead: class_tokens='eot' .* needs "
+                                         'names_per_prompt=1, got None'):
+        MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=vocabulary,
+                          class_tokens='eot', names_per_prompt=None))
+    with pytest.raises(ValueError, match="class_tokens must be one of .* got 'all'"):
+        MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=vocabulary,
+                          class_tokens='all'))
+
+
+@pytest.mark.parametrize('token_bias', [True, False])
+def test_token_bias_is_learned_only_when_asked(token_bias):
+    from ovdkit.models.grounding_region_word_aligner import RegionWordAligner
+    aligner = RegionWordAligner(8, 3, embed_dim=4, token_bias=token_bias)
+    aligner.set_tokens(torch.randn(5, 4), torch.eye(5)[:2])
+    aligner(torch.randn(6, 8)).sum().backward()
+    assert aligner.bias_lang.requires_grad is token_bias
+    assert (aligner.bias_lang.grad is not None) is token_bias
+    assert aligner.bias0.grad is not None  # the scalar prior bias is learned either way

@@ -116,3 +116,29 @@ def test_lvis_names_one_score_column_per_class_in_order(encoder):
     scores = class_scores_from_token_scores(owner[None], positive_map)
     assert scores.shape == (1, 1203)
     torch.testing.assert_close(scores[0], torch.arange(1203.))
+
+
+def test_last_token_and_end_of_text_scoring(encoder):
+    tensors, _ = encode_vocabulary_tokens(encoder, ['traffic light', 'hot dog', 'dog'])
+    # <sot> traffic light . hot dog . dog . <eot>: the last name tokens are 2, 5 and 7
+    features, positive_map = flatten_prompt_tokens(tensors, 'last')
+    torch.testing.assert_close(features, tensors['features'][0, [2, 5, 7]])
+    assert positive_map.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match="class_tokens='eot' .* needs one name a prompt "
+                                         r'\(names_per_prompt=1\); prompt chunk 0 holds 3'):
+        flatten_prompt_tokens(tensors, 'eot')
+    with pytest.raises(ValueError, match="class_tokens must be one of .* got 'first'"):
+        flatten_prompt_tokens(tensors, 'first')
+    alone, prompts = encode_vocabulary_tokens(encoder, ['traffic light', 'hot dog', 'dog'],
+                                              names_per_prompt=1)
+    assert prompts == ['traffic light.', 'hot dog.', 'dog.']
+    # <sot> traffic light . <eot> | <sot> hot dog . <eot> | <sot> dog . <eot>
+    features, positive_map = flatten_prompt_tokens(alone, 'eot')
+    torch.testing.assert_close(features, torch.stack([
+        alone['features'][0, 4], alone['features'][1, 4], alone['features'][2, 3]]))
+    assert positive_map.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    # the end-of-text token is what CLIP pools its text embedding from
+    pooled = encoder.encode_prompts(['traffic light.', 'hot dog.', 'dog.'])
+    torch.testing.assert_close(torch.nn.functional.normalize(features, dim=-1),
+                               torch.nn.functional.normalize(pooled.float(), dim=-1),
+                               atol=1e-5, rtol=1e-5)

@@ -56,6 +56,7 @@ def test_vocabulary_token_features_give_one_span_per_synonym(tmp_path):
 def test_head_with_a_synonym_vocabulary_scores_one_column_per_class(tmp_path):
     model = build_toy_detector(
         GROUNDING_CONFIG, embed_dim=32, fusion=None, test_vocabulary=dict(classes=ALL),
+        class_tokens='name',
         vocabulary=dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
                         cache_dir=str(tmp_path)))
     head = model.roi_head.bbox_head
@@ -70,3 +71,14 @@ def test_head_with_a_synonym_vocabulary_scores_one_column_per_class(tmp_path):
     probs = token_logits.sigmoid()
     torch.testing.assert_close(scores[:, 0], torch.maximum(probs[:, :2].mean(1), probs[:, 2]))
     torch.testing.assert_close(scores[:, 1], probs[:, 3:].mean(1))
+    # scored by their end-of-text tokens, one a synonym: the class takes the best synonym
+    head.class_tokens = 'eot'
+    head.use_vocabulary('red star|star,blue circle')
+    with torch.no_grad():
+        scores, _ = head(feats)
+        token_logits = head.fc_cls(head.shared_fcs[1](head.shared_fcs[0](
+            feats.flatten(1)).relu()).relu())
+    assert token_logits.shape == (5, 3)  # red star | star | blue circle
+    probs = token_logits.sigmoid()
+    torch.testing.assert_close(scores[:, :2], torch.stack(
+        [probs[:, :2].max(1).values, probs[:, 2]], dim=1))

@@ -201,13 +201,14 @@ def test_distillation_loss_weight_average_and_warmup():
     assert empty.item() == 0 and empty.requires_grad
 
 
-def test_grounding_logits_and_class_scores(tmp_path):
+@pytest.mark.parametrize('class_tokens', ['name', 'eot'])
+def test_grounding_logits_and_class_scores(tmp_path, class_tokens):
     names = MIXED[:2] + ['cat'] + MIXED[2:] + ['hot air balloon']  # 1 and 3 name tokens
     temperature = 0.05
     vocabulary = dict(classes=BASE, model='OVD-TestCLIP-RN', pretrained=None,
                       cache_dir=str(tmp_path))
     cfg = _head_cfg(GROUNDING, embed_dim=32, temperature=temperature, vocabulary=vocabulary,
-                    test_vocabulary=dict(classes=names))
+                    test_vocabulary=dict(classes=names), class_tokens=class_tokens)
     torch.manual_seed(0)
     head = _build(cfg)
     with torch.no_grad():  # a trained-looking bias: token-dependent and not the prior
@@ -223,6 +224,9 @@ def test_grounding_logits_and_class_scores(tmp_path):
         region = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
         blocks = []
         for chunk, start, end in tokens['spans'].tolist():
+            if class_tokens == 'eot':  # "<sot> name . <eot>": the prompt's last real token
+                start = int(tokens['attention_mask'][chunk].sum()) - 1
+                end = start + 1
             words = _unit(tokens['features'][chunk, start:end].float())
             blocks.append(region @ words.t() / temperature +
                           words @ head.fc_cls.bias_lang + head.fc_cls.bias0)
@@ -232,7 +236,7 @@ def test_grounding_logits_and_class_scores(tmp_path):
     with torch.no_grad():
         scores, _ = head(rois)
         blocks = per_class_logits(names)
-    assert sorted({b.shape[1] for b in blocks}) == [1, 2, 3]
+    assert sorted({b.shape[1] for b in blocks}) == ([1, 2, 3] if class_tokens == 'name' else [1])
     expected = torch.stack([b.sigmoid().mean(dim=1) for b in blocks], dim=1)
     assert scores.shape == (5, len(names) + 1)
     torch.testing.assert_close(scores[:, :-1], expected, rtol=1e-5, atol=1e-6)
@@ -262,17 +266,20 @@ def test_classifiers_refuse_what_does_not_fit():
         aligner(torch.randn(2, 16))
 
 
-def test_grounding_loss_is_normalised_by_the_foreground_regions(tmp_path):
+@pytest.mark.parametrize('class_tokens, positives', [('name', [0, 0, 1, 1, 0, 0]),
+                                                     ('eot', [0, 1, 0])])
+def test_grounding_loss_is_normalised_by_the_foreground_regions(tmp_path, class_tokens,
+                                                               positives):
     """One foreground region: the summed focal loss divided by 1 (0 foreground: by 1 too)."""
     from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
-    cfg = _head_cfg(GROUNDING, embed_dim=32, vocabulary=dict(
+    cfg = _head_cfg(GROUNDING, embed_dim=32, class_tokens=class_tokens, vocabulary=dict(
         classes=BASE, model='OVD-TestCLIP-RN', pretrained=None, cache_dir=str(tmp_path)))
     head = _build(cfg)
     head.train()
     logits, _ = head(torch.randn(3, 64, 7, 7, generator=torch.Generator().manual_seed(9)))
-    for labels, targets_of_first in (([1, 3, 3], [0, 0, 1, 1, 0, 0]), ([3, 3, 3], [0] * 6)):
+    for labels, targets_of_first in (([1, 3, 3], positives), ([3, 3, 3], [0] * len(positives))):
         losses = head.loss(logits, None, None, torch.tensor(labels), torch.ones(3), None, None)
-        targets = torch.zeros(3, 6)
+        targets = torch.zeros(3, len(positives))
         targets[0] = torch.tensor(targets_of_first, dtype=torch.float32)
         expected = py_sigmoid_focal_loss(logits, targets, gamma=2.0, alpha=0.25, reduction='sum')
         torch.testing.assert_close(losses['loss_cls'], expected)

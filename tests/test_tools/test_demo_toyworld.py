@@ -1,7 +1,8 @@
-"""tools/demo.py with a trained toy-world ViLD-text model: a novel category is found by name.
+"""tools/demo.py with a trained toy-world ViLD-text model: a novel category is found by name;
+and the grounding model trained beside it grounds the phrases of a caption.
 
 The session fixture runs the toy-world pipeline at small scale (``tools/toyworld.py
---methods vild-text``, one thread): a 3 x 3 world (circle / triangle / star x red / green /
+--methods vild-text,grounding``, one thread each): a 3 x 3 world (circle / triangle / star x red / green /
 blue) whose novel category, "blue star", is an unseen combination of a seen colour and a seen
 shape; a tiny CLIP trained on captions of all nine categories; ViLD-text trained on the eight
 base categories' boxes (blue stars are in the training images, unannotated). The seed is the
@@ -23,7 +24,7 @@ WORLD_OPTIONS = ['--shapes', 'circle,triangle,star', '--colors', 'red,green,blue
                  NOVEL, '--num-train', 400, '--num-val', 40, '--num-clip-train', 600,
                  '--num-clip-val', 40, '--max-objects', 4, '--object-size', '20,44',
                  '--clip-steps', 150, '--base-iters', 0, '--det-iters', 200,
-                 '--methods', 'vild-text',
+                 '--methods', 'vild-text,grounding',
                  '--threads', 1, '--no-progress']
 NUM_SCENES = 12
 
@@ -34,9 +35,12 @@ def train_toy_detector(work: Path, seed: int = 0) -> dict:
     proc = run_tool(['tools/toyworld.py', '--work-dir', work, '--seed', seed, *WORLD_OPTIONS],
                     timeout=3600)
     result = json.loads((work / 'vild-text' / 'result.json').read_text())
+    grounding = json.loads((work / 'grounding' / 'result.json').read_text())
     return dict(summary=json.loads(proc.stdout.strip().splitlines()[-1]), world=work / 'world',
                 config=str(work / 'vild-text' / 'vild-text_r18_fpn_1xb8-800i_toyworld.py'),
-                checkpoint=result['checkpoint'])
+                checkpoint=result['checkpoint'],
+                grounding=(str(work / 'grounding' / 'grounding_r18_fpn_1xb8-800i_toyworld.py'),
+                           grounding['checkpoint']))
 
 
 def novel_scenes(world: Path, out_dir: Path, num: int = NUM_SCENES, seed: int = 1000):
@@ -126,3 +130,38 @@ def test_unnamed_novel_object_is_called_by_its_colour(trained_toy_detector, tmp_
     # seeds 0-4: 11, 11, 11, 12, 12 of 12 scenes called "blue triangle" or "blue circle"
     assert sum(name in ('blue triangle', 'blue circle') for name in called.values()) >= 9, \
         (called, unnamed)
+
+
+@pytest.mark.parametrize('colours', [('red', 'green'), ('red', 'blue')])
+def test_caption_phrases_that_differ_in_colour_go_to_their_own_stars(trained_toy_detector,
+                                                                     colours):
+    """A caption naming two stars that differ only in colour, on scenes holding exactly those
+    two: the best detection on each star carries that star's phrase and span. ("blue star"
+    is this world's novel category: no blue star was ever boxed in training.)"""
+    from ovdkit.apis import OVDInferencer
+    from ovdkit.toyworld import render_scene
+    inferencer = OVDInferencer(*trained_toy_detector['grounding'])
+    phrases = [f'the {c} star' for c in colours]
+    caption = f'{phrases[0]} and {phrases[1]}'
+    stars = [dict(id=i + 1, shape='star', color=c) for i, c in enumerate(colours)]
+    right, objects, index = [], 0, 0
+    while objects < 24:
+        image, drawn = render_scene(np.random.default_rng([7, index]), stars, 128, 2, 24, 44,
+                                    min_objects=2)
+        index += 1
+        if sorted(o['category_id'] for o in drawn) != [1, 2]:
+            continue
+        pred = inferencer(np.asarray(image)[..., ::-1].copy(), caption=caption,
+                          phrases=phrases, pred_score_thr=0.0,
+                          no_save_pred=True)['predictions'][0]
+        assert pred['char_spans'] == [[0, 12] if name == phrases[0] else
+                                      [17, 17 + len(phrases[1])] for name in pred['label_names']]
+        for star in drawn:
+            x, y, w, h = star['bbox']
+            hits = [(score, name) for box, score, name in zip(
+                pred['bboxes'], pred['scores'], pred['label_names'])
+                if iou(box, (x, y, x + w, y + h)) >= 0.5]
+            objects += 1
+            right.append(bool(hits) and max(hits)[1] == phrases[star['category_id'] - 1])
+    # seeds 0, 1, 2: red / green 24, 24, 24 of 24 stars; red / blue 23, 22, 24 of 24
+    assert sum(right) >= 20, right

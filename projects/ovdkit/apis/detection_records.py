@@ -14,13 +14,20 @@ def detection_records(prediction: Dict, score_thr: float) -> List[Dict]:
 
     Returns:
         ``[{'bbox': [x1, y1, x2, y2], 'score': s, 'label': i, 'name': n}, ...]`` in the
-        prediction's order, boxes rounded to 0.01 px and scores to 1e-4.
+        prediction's order, boxes rounded to 0.01 px and scores to 1e-4; a prediction of a
+        caption's phrases (``char_spans``) adds each phrase's ``char_span`` ``[start, end]``.
     """
-    return [dict(bbox=[round(v, 2) for v in box], score=round(score, 4), label=label,
-                 name=name)
-            for box, score, label, name in zip(prediction['bboxes'], prediction['scores'],
-                                               prediction['labels'], prediction['label_names'])
-            if score >= score_thr]
+    records = []
+    spans = prediction.get('char_spans')
+    for i, (box, score, label, name) in enumerate(zip(
+            prediction['bboxes'], prediction['scores'], prediction['labels'],
+            prediction['label_names'])):
+        if score >= score_thr:
+            records.append(dict(bbox=[round(v, 2) for v in box], score=round(score, 4),
+                                label=label, name=name))
+            if spans is not None:
+                records[-1]['char_span'] = list(spans[i])
+    return records
 
 
 def one_line(exc: BaseException) -> str:

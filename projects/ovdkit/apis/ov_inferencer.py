@@ -13,6 +13,7 @@ from mmengine.config import Config
 from torch import nn
 
 from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
+from ..text.caption_phrases import CaptionPhrases, PhraseType
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.config_variables import merge_cfg_options
 
@@ -142,6 +143,7 @@ class OVDInferencer(DetInferencer):
         self.checkpoint_path = str(checkpoint)
         self._classes: Tuple[str, ...] = ()
         self._entries: Tuple[str, ...] = ()
+        self._caption: Optional[CaptionPhrases] = None
         super().__init__(model=config, weights=str(checkpoint), device=device,
                          show_progress=show_progress)
         self.heads = open_vocabulary_heads(self.model)
@@ -215,21 +217,67 @@ class OVDInferencer(DetInferencer):
             if got != names:
                 raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
                                    f'{len(got)} names instead of the {len(names)} asked for')
-        self._classes, self._entries = names, entries
-        meta = dict(classes=names, palette=name_palette(names))
+        self._classes, self._entries, self._caption = names, entries, None
+        self._set_meta(names)
+        return names
+
+    def _set_meta(self, names: Sequence[str]) -> None:
+        meta = dict(classes=tuple(names), palette=name_palette(names))
         self.model.dataset_meta = meta
         if self.visualizer is not None:
             self.visualizer.dataset_meta = meta
-        return names
+
+    @property
+    def caption(self) -> Optional[CaptionPhrases]:
+        """The caption whose phrases are being grounded, or None (a vocabulary is in use)."""
+        return self._caption
+
+    def set_caption(self, caption: str,
+                    phrases: Optional[Sequence[PhraseType]] = None) -> CaptionPhrases:
+        """Grounds the phrases of a free-form caption from now on (grounding heads only).
+
+        The caption is encoded whole by CLIP's text tower, so each phrase reads the words
+        before it; detections are labelled with phrases (``label_names``) and carry the
+        phrase's character span in the caption (``char_spans``).
+
+        Args:
+            caption: Free-form text (``"the red star next to a blue heart"``), within the
+                text tower's context.
+            phrases: Substrings of the caption to ground (each occurring once), ``(start,
+                end)`` character spans, or ``None`` for the ``" . "``-separated phrases of
+                the caption (GLIP).
+
+        Returns:
+            The caption and its phrases in label order, with their character spans.
+
+        Raises:
+            TypeError: the model has a head that scores class names only (ViLD).
+            ValueError: bad phrases, or a caption longer than the context (names the limit).
+        """
+        for head_name, head in self.heads:
+            if not callable(getattr(head, 'use_caption', None)):
+                raise TypeError(f'{type(head).__name__} ({head_name}) scores class names '
+                                f'only; grounding phrases of a caption needs a grounding head '
+                                f'(GroundingBBoxHead), e.g. configs/grounding/')
+        parsed = None
+        for _, head in self.heads:
+            parsed = head.use_caption(caption, phrases)
+        self._classes, self._entries, self._caption = parsed.phrases, (), parsed
+        self._set_meta(parsed.phrases)
+        return parsed
 
     def __call__(self, inputs, vocabulary: Optional[VocabularyType] = None,
-                 batch_size: int = 1, **kwargs) -> Dict:
+                 batch_size: int = 1, caption: Optional[str] = None,
+                 phrases: Optional[Sequence[PhraseType]] = None, **kwargs) -> Dict:
         """Detects the vocabulary's classes in ``inputs``.
 
         Args:
             inputs: Image path(s), ``(H, W, 3)`` BGR array(s) or a folder.
             vocabulary: Vocabulary to use from now on; ``None`` keeps the current one.
             batch_size: Images per forward pass.
+            caption: Ground the phrases of this caption from now on instead of a vocabulary
+                (:meth:`set_caption`; grounding heads only).
+            phrases: The caption's phrases to ground (see :meth:`set_caption`).
             **kwargs: :class:`~mmdet.apis.DetInferencer` options (``out_dir``,
                 ``pred_score_thr``, ``return_vis``, ``no_save_pred``, ``return_datasamples``)
                 and ``zoom`` (integer enlargement of the drawings).
@@ -237,13 +285,21 @@ class OVDInferencer(DetInferencer):
         Returns:
             ``{'predictions': [...], 'visualization': [...]}``; each prediction has
             ``bboxes`` (x1, y1, x2, y2 in input pixels), ``scores``, ``labels`` (indices into
-            the vocabulary) and ``label_names``, sorted by score.
+            the vocabulary) and ``label_names``, sorted by score; with a caption,
+            ``label_names`` are phrases, ``char_spans`` their ``[start, end]`` in it and
+            ``caption`` the caption.
         """
+        if vocabulary is not None and caption is not None:
+            raise ValueError('OVDInferencer: give a vocabulary or a caption, not both')
+        if phrases is not None and caption is None:
+            raise ValueError('OVDInferencer: phrases were given without their caption')
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
+        if caption is not None:
+            self.set_caption(caption, phrases)
         if not self._classes:
-            raise ValueError('OVDInferencer: no vocabulary; pass vocabulary=[...] to the '
-                             'constructor or the call')
+            raise ValueError('OVDInferencer: no vocabulary; pass vocabulary=[...] (or a '
+                             'caption) to the constructor or the call')
         return super().__call__(inputs, batch_size=batch_size, **kwargs)
 
     # -- outputs -----------------------------------------------------------------------------
@@ -288,6 +344,10 @@ class OVDInferencer(DetInferencer):
         """
         result = super().pred2dict(data_sample, '')
         result['label_names'] = [self._classes[i] for i in result.get('labels', [])]
+        if self._caption is not None:
+            result['caption'] = self._caption.caption
+            result['char_spans'] = [list(self._caption.char_spans[i])
+                                    for i in result.get('labels', [])]
         if 'img_path' in data_sample:
             result['img_path'] = data_sample.img_path
         if pred_out_dir:

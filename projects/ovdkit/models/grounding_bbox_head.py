@@ -6,8 +6,12 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..text.caption_phrases import (CaptionPhrases, PhraseType, caption_token_features,
+                                    caption_tokens, parse_caption_phrases)
+from ..text.sidecar_cache import shared_encoder_pool
+from ..text.token_feature_cache import encode_vocabulary_tokens
 from ..text.vocabulary_embeddings import vocabulary_token_features
-from .grounding_positive_map import flatten_prompt_tokens
+from .grounding_positive_map import CLASS_TOKENS, flatten_prompt_tokens
 from .grounding_region_word_aligner import RegionWordAligner
 from .grounding_token_loss import GroundingTokenLoss
 from .open_vocabulary_head import OpenVocabularyHeadMixin
@@ -26,13 +30,14 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     tower and are cached on disk (:mod:`ovdkit.text.token_feature_cache`). Region features are
     projected to CLIP's space and normalised; a :class:`RegionWordAligner` scores every region
     against every token (``cos / temperature + bias``), optionally after a cross-attention in
-    which regions attend to the tokens (``fusion``). Each class owns the token span of its name
-    (the positive map; separators and start / end tokens are not scored); a class with synonyms
+    which regions attend to the tokens (``fusion``). Each class owns tokens of its prompt (the
+    positive map), chosen by ``class_tokens``: every token of its name (GLIP), its last one,
+    or its prompt's end-of-text token; other tokens are not scored. A class with synonyms
     (``'television|tv'``) owns one span per synonym. Training: a sigmoid focal loss (or BCE)
     over tokens, the positives of a foreground region being the tokens of its class (all its
     synonyms), normalised by the number of foreground regions. Evaluation: a span's score is
     the mean of its tokens' probabilities, a class's the best of its spans. Box regression is
-    class-agnostic.
+    class-agnostic. :meth:`use_caption` grounds the phrases of a free-form caption instead.
 
     In ``train()`` mode the head uses the training vocabulary (the dataset's labels) and its
     ``cls_score`` is token logits ``(N, T)``; in ``eval()`` mode it uses the test vocabulary,
@@ -58,6 +63,18 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             differently in the training prompt (base names) and in the test prompt (all names;
             on the toy world that cost 11 novel AP50 points); one name a prompt makes its
             features vocabulary-independent.
+        class_tokens: Which tokens carry a class's score (and are its training positives):
+            ``'name'`` (GLIP: every token of the name, score = their mean), ``'last'`` (the
+            name's last token, which in CLIP's causal tower has read the whole name) or
+            ``'eot'`` (the prompt's end-of-text token, CLIP's pooled text token; needs
+            ``names_per_prompt=1``). See :func:`flatten_prompt_tokens`.
+        token_bias: Learn GLIP's token-dependent bias (see :class:`RegionWordAligner`).
+        caption_context: How :meth:`use_caption` encodes a caption's phrases: ``'phrase'``
+            (the default) encodes each phrase alone, like a class name; ``'caption'`` encodes
+            the caption whole, so a phrase's tokens also read the words before it (GLIP, whose
+            BERT reads both ways). CLIP's tower is causal: a later phrase reads the earlier
+            ones, and on the toy world its boxes went to whichever phrase came later or
+            earlier (assignment at chance), see the README.
         loss_cls: Token loss: a sigmoid loss (``FocalLoss`` or ``CrossEntropyLoss`` with
             ``use_sigmoid=True``). Inherited mmdet configs carry a softmax loss: replace it
             (``_delete_=True``).
@@ -68,14 +85,30 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def __init__(self, vocabulary: Mapping, embed_dim: int,
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.02,
                  prior_prob: float = 0.01, fusion: Optional[Mapping] = None,
-                 names_per_prompt: Optional[int] = 1,
+                 names_per_prompt: Optional[int] = 1, class_tokens: str = 'name',
+                 caption_context: str = 'phrase', token_bias: bool = True,
                  loss_cls: Mapping = DEFAULT_TOKEN_LOSS, **kwargs) -> None:
+        if class_tokens not in CLASS_TOKENS:
+            raise ValueError(f'{type(self).__name__}: class_tokens must be one of '
+                             f'{CLASS_TOKENS}, got {class_tokens!r}')
+        if class_tokens == 'eot' and names_per_prompt != 1:
+            raise ValueError(f"{type(self).__name__}: class_tokens='eot' scores each prompt's "
+                             f'end-of-text token, so it needs names_per_prompt=1, got '
+                             f'{names_per_prompt}')
         kwargs['cls_predictor_cfg'] = dict(
             type=RegionWordAligner.__name__, embed_dim=embed_dim, temperature=temperature,
-            prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None)
+            prior_prob=prior_prob, fusion=dict(fusion) if fusion is not None else None,
+            token_bias=token_bias)
         kwargs['loss_cls'] = dict(type=GroundingTokenLoss.__name__, loss=dict(loss_cls))
         super().__init__(**self._mmdet_kwargs(kwargs))
         self.names_per_prompt = names_per_prompt
+        self.class_tokens = class_tokens
+        if caption_context not in ('phrase', 'caption'):
+            raise ValueError(f"{type(self).__name__}: caption_context must be 'phrase' or "
+                             f"'caption', got {caption_context!r}")
+        self.caption_context = caption_context
+        #: The caption whose phrases are the test vocabulary (:meth:`use_caption`), or None.
+        self.caption: Optional[CaptionPhrases] = None
         self._init_vocabularies(vocabulary, test_vocabulary)
 
     def encode_vocabulary(self, cfg: Mapping) -> Tuple[Tuple[str, ...], Dict[str, Tensor]]:
@@ -86,9 +119,11 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         return vocabulary_token_features(cfg, self.names_per_prompt)
 
     def prepare_vocabulary(self, names: Sequence[str], tokens: Mapping[str, Tensor],
-                           source: str) -> Tuple[Tensor, Tensor, Tensor]:
+                           source: str, class_tokens: Optional[str] = None
+                           ) -> Tuple[Tensor, Tensor, Tensor]:
         """Checks the token features against the names and the head; returns the flattened
-        ``(T, D)`` features, the ``(S, T)`` span map and the ``(S,)`` span owners."""
+        ``(T, D)`` features, the ``(S, T)`` span map and the ``(S,)`` span owners, the scored
+        tokens chosen by ``class_tokens`` (default: the head's)."""
         dim = tokens['features'].shape[-1]
         if dim != self.fc_cls.embed_dim:
             raise ValueError(f'{type(self).__name__}: token features of dimension {dim} '
@@ -102,8 +137,57 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             raise ValueError(f'{type(self).__name__}: {len(names)} class names but '
                              f'{len(tokens["spans"])} token spans owned by classes '
                              f'{sorted(set(owners.tolist()))[:10]} ({source})')
-        features, span_map = flatten_prompt_tokens(tokens)
+        features, span_map = flatten_prompt_tokens(tokens, class_tokens or self.class_tokens)
         return features, span_map, owners
+
+    def use_vocabulary(self, classes) -> Tuple[str, ...]:
+        """The mixin's :meth:`use_vocabulary`; a caption in use is dropped."""
+        self.caption = None
+        return super().use_vocabulary(classes)
+
+    def use_caption(self, caption: str,
+                    phrases: Optional[Sequence[PhraseType]] = None) -> CaptionPhrases:
+        """Makes the phrases of a free-form caption the evaluation vocabulary (GLIP's
+        caption + entities): class ``p`` is phrase ``p``.
+
+        With ``caption_context='phrase'`` each phrase is encoded alone (``"the red star."``)
+        and scored like a class name; with ``'caption'`` the caption is encoded once, whole,
+        by the test vocabulary's CLIP text tower, so a phrase's tokens read the words before
+        it, and a head that scores names by the end-of-text token (``'eot'``; a caption has
+        one) scores a phrase by its last token. CLIP's text tower is built at most once per
+        process.
+
+        Args:
+            caption: Free-form text, within the text tower's context.
+            phrases: See :func:`ovdkit.text.caption_phrases.parse_caption_phrases` (substrings
+                that occur once, ``(start, end)`` spans, or ``None``: ``" . "``-separated).
+
+        Returns:
+            The caption, its phrases and their character spans, in label order.
+
+        Raises:
+            ValueError: bad phrases, a caption longer than the context (names the limit), or
+                a test vocabulary without a CLIP ``model``.
+        """
+        parsed = parse_caption_phrases(caption, phrases)
+        cfg = self.test_vocabulary_cfg
+        if not cfg.get('model'):
+            raise ValueError(f'{type(self).__name__}: a caption is encoded by CLIP\'s text '
+                             f'tower, but the test vocabulary names no CLIP model (only '
+                             f'{sorted(cfg)})')
+        encoder = shared_encoder_pool().encoder(cfg['model'], cfg.get('pretrained'))
+        if self.caption_context == 'caption':
+            tokens = caption_token_features(encoder, parsed)
+            scored = 'last' if self.class_tokens == 'eot' else self.class_tokens
+        else:
+            caption_tokens(encoder, caption)  # the same captions are refused in both modes
+            tokens, _ = encode_vocabulary_tokens(encoder, parsed.phrases, names_per_prompt=1)
+            scored = self.class_tokens
+        prepared = self.prepare_vocabulary(parsed.phrases, tokens, f'caption {caption!r}',
+                                           scored)
+        self._set_vocabulary('test', parsed.phrases, prepared)
+        self.caption = parsed
+        return parsed
 
     def install_vocabulary(self, prepared: Tuple[Tensor, Tensor, Tensor]) -> None:
         """Installs the flattened tokens, span map and owners in the aligner."""

@@ -1,31 +1,49 @@
-"""Positive maps (class -> token span) and the token-to-class score merge of grounding heads."""
+"""Positive maps (class -> scored tokens) and the token-to-class score merge of grounding heads."""
 from typing import Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
 
+#: Which tokens of a prompt carry a class's score (:func:`flatten_prompt_tokens`).
+CLASS_TOKENS = ('name', 'last', 'eot')
 
-def flatten_prompt_tokens(tokens: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]:
-    """The name tokens of a vocabulary's prompt chunks, and the class -> token positive map.
 
-    The tokens of every class name, chunk after chunk, make one token axis of T tokens, so a
-    vocabulary of any length is scored at once and class ``c``'s columns are its own name's.
-    Start, end and separator tokens are left out: they belong to no class, and in CLIP's causal
-    tower the period and end token after a name summarise that name, so scoring them as
-    negatives would fight the name's own positive tokens.
+def flatten_prompt_tokens(tokens: Mapping[str, Tensor],
+                          class_tokens: str = 'name') -> Tuple[Tensor, Tensor]:
+    """The scored tokens of a vocabulary's prompt chunks, and the class -> token positive map.
+
+    The scored tokens of every class, chunk after chunk, make one token axis of T tokens, so a
+    vocabulary of any length is scored at once and class ``c``'s columns are its own. Which
+    tokens a class owns is ``class_tokens``:
+
+    - ``'name'`` (GLIP): every token of its name. In CLIP's causal tower a token sees only what
+      precedes it, so the ``red`` of ``red star`` and of ``red square`` are the same feature,
+      positive for both classes' boxes and negative for each other's.
+    - ``'last'``: the last token of its name, the first one that has read the whole name.
+    - ``'eot'``: the end-of-text token of its prompt, the token CLIP pools its text embedding
+      from (what ViLD's classifier uses); needs one name a prompt (``names_per_prompt=1``).
+
+    Other tokens (start, separators, end, and with ``'last'`` the name's first words) are left
+    out: they belong to no class, and scoring them as negatives would fight the positives of
+    the classes whose names they summarise or share.
 
     Args:
         tokens: ``features`` ``(K, L, D)``, ``attention_mask`` ``(K, L)`` bool (real tokens
-            first in each row) and ``spans`` ``(C, 3)`` ``(chunk, start, end)``, end exclusive,
-            as :func:`ovdkit.text.token_feature_cache.encode_vocabulary_tokens` returns them.
+            first in each row) and ``spans`` ``(C, 3)`` ``(chunk, start, end)`` of the names,
+            end exclusive, as :func:`ovdkit.text.token_feature_cache.encode_vocabulary_tokens`
+            returns them.
+        class_tokens: ``'name'``, ``'last'`` or ``'eot'``.
 
     Returns:
         ``features`` ``(T, D)`` and a binary ``positive_map`` ``(C, T)`` float32: row ``c`` is
-        1 on the tokens of class ``c``'s name and 0 elsewhere.
+        1 on the tokens of class ``c`` and 0 elsewhere.
 
     Raises:
-        ValueError: a span is empty, lies outside its chunk's real tokens, or overlaps another.
+        ValueError: unknown ``class_tokens``; a span is empty, lies outside its chunk's real
+            tokens, or overlaps another; ``'eot'`` with a chunk of several names.
     """
+    if class_tokens not in CLASS_TOKENS:
+        raise ValueError(f'class_tokens must be one of {CLASS_TOKENS}, got {class_tokens!r}')
     features, mask, spans = tokens['features'], tokens['attention_mask'], tokens['spans']
     lengths = mask.sum(dim=1)
     chunk, start, end = spans.long().unbind(dim=1)
@@ -34,11 +52,22 @@ def flatten_prompt_tokens(tokens: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]
         first = int(bad.nonzero()[0])
         raise ValueError(f'class {first}: token span {spans[first].tolist()} is empty or not '
                          f'within the real tokens of its prompt chunk')
-    # owner[k, l]: the class whose name token (k, l) is, -1 for start / period / end / padding
+    if class_tokens == 'last':
+        start = end - 1
+    elif class_tokens == 'eot':
+        per_chunk = torch.bincount(chunk, minlength=len(lengths))
+        if (per_chunk > 1).any():
+            k = int((per_chunk > 1).nonzero()[0])
+            raise ValueError(f"class_tokens='eot' scores a prompt's end-of-text token, so it "
+                             f'needs one name a prompt (names_per_prompt=1); prompt chunk {k} '
+                             f'holds {int(per_chunk[k])} names')
+        start, end = lengths[chunk] - 1, lengths[chunk]
+    # owner[k, l]: the class that token (k, l) scores for, -1 for tokens scored for no class
     owner = torch.full(mask.shape, -1, dtype=torch.long)
-    for c, (k, s, e) in enumerate(spans.tolist()):
+    for c, (k, s, e) in enumerate(zip(chunk.tolist(), start.tolist(), end.tolist())):
         if (owner[k, s:e] >= 0).any():
-            raise ValueError(f'class {c}: token span {[k, s, e]} overlaps another class')
+            raise ValueError(f'class {c}: token span {spans[c].tolist()} overlaps another '
+                             f'class')
         owner[k, s:e] = c
     keep = owner >= 0
     owners = owner[keep]

@@ -34,11 +34,14 @@ class RegionWordAligner(nn.Module):
         prior_prob: Initial token probability.
         fusion: ``RegionWordFusion`` arguments (``num_heads``, ``layer_scale``, ``dropout``),
             or ``None`` for no fusion.
+        token_bias: Learn GLIP's token-dependent bias ``<norm(w_t), b>``; ``False`` keeps
+            ``b`` at zero (one scalar bias for every token). ``b`` is fitted on base tokens only,
+            whose positives are base boxes.
     """
 
     def __init__(self, in_features: int, out_features: int, embed_dim: int,
                  temperature: float = 0.02, prior_prob: float = 0.01,
-                 fusion: Optional[Mapping] = None) -> None:
+                 fusion: Optional[Mapping] = None, token_bias: bool = True) -> None:
         super().__init__()
         if not 0 < prior_prob < 1:
             raise ValueError(f'RegionWordAligner: prior_prob must be in (0, 1), got {prior_prob}')
@@ -48,7 +51,7 @@ class RegionWordAligner(nn.Module):
         self.prior_prob = prior_prob
         self.projection = nn.Linear(in_features, embed_dim)
         self.fusion = RegionWordFusion(embed_dim, **fusion) if fusion is not None else None
-        self.bias_lang = nn.Parameter(torch.zeros(embed_dim))
+        self.bias_lang = nn.Parameter(torch.zeros(embed_dim), requires_grad=token_bias)
         self.bias0 = nn.Parameter(torch.tensor(self._prior_bias()))
         self.register_buffer('token_features', torch.zeros(0, embed_dim), persistent=False)
         self.register_buffer('positive_map', torch.zeros(0, 0), persistent=False)
