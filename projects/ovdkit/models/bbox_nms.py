@@ -98,7 +98,11 @@ def shared_box_multiclass_nms(bboxes: Tensor, scores: Tensor, score_thr: float, 
         rows, cols, candidate_scores = _pairs_above(
             class_scores, maxima, threshold if complete else bound, strict=complete)
         total = candidate_scores.numel()
-        top, order = candidate_scores.topk(total if max_num <= 0 else min(k, total))
+        # a stable sort of row-major candidates: of equal scores at the k-th place, the
+        # first in row-major order go in, however many candidates were gathered
+        top, order = candidate_scores.sort(descending=True, stable=True)
+        if max_num > 0:
+            top, order = top[:k], order[:k]
         labels = cols[order]
         if top.numel() == 0:
             return torch.cat([bboxes.new_zeros(0, 4), top[:, None]], -1), labels
@@ -107,7 +111,8 @@ def shared_box_multiclass_nms(bboxes: Tensor, scores: Tensor, score_thr: float, 
             break
         k = 4 * k
     # Equal scores in row-major pair order, so that the detections (and which of equal scores
-    # max_num keeps) do not depend on how many candidates were gathered.
+    # max_num keeps) do not depend on how many candidates were gathered (up to which of two
+    # overlapping boxes of one class with equal scores mmcv's NMS keeps).
     pairs = (rows[order] * num_classes + labels)[keep]
     by_pair = pairs.argsort(stable=True)
     ranked = by_pair[dets[by_pair, 4].argsort(descending=True, stable=True)]
