@@ -5,6 +5,7 @@
         [--hard] [--seed 0] [--shapes circle,square,...] [--colors red,green,...]
         [--image-size 128] [--num-train N] [--num-val N] [--max-objects N] [--object-size MIN,MAX]
         [--novel-shapes star,heart | --novel "red star,..." | --novel-fraction 0.25]
+        [--shape-synonyms "square|box,circle|disk|ring"]
         [--clip-steps N] [--base-iters N] [--det-iters N] [--threads N]
         [--config-dir configs/toyworld]
 
@@ -64,6 +65,10 @@ def parse_args(argv=None):
     split.add_argument('--novel', help='combinations split: these categories are novel')
     split.add_argument('--novel-fraction', type=float,
                        help='combinations split: this fraction of categories, chosen by seed')
+    p.add_argument('--shape-synonyms',
+                   help='other names the CLIP captions use for shapes, e.g. '
+                        '"square|box,circle|disk|ring" (world/annotations/*_synonyms.txt '
+                        'then lists the classes with them)')
     p.add_argument('--clip-steps', type=int, help='tiny-CLIP optimiser steps')
     p.add_argument('--det-iters', type=int,
                    help='training iterations of each detector method (after the base detector)')
@@ -111,7 +116,8 @@ def main(argv=None) -> None:
         num_clip_val=args.num_clip_val, max_objects=args.max_objects,
         min_object_size=args.object_size[0], max_object_size=args.object_size[1],
         novel_shapes=tuple(novel_shapes) if novel_shapes else None,
-        novel=tuple(novel) if novel else None, novel_fraction=args.novel_fraction)
+        novel=tuple(novel) if novel else None, novel_fraction=args.novel_fraction,
+        shape_synonyms=tuple(parse_name_list(args.shape_synonyms) or ()))
     pipeline = ToyWorldPipeline(spec, args.work_dir, args.config_dir,
                                 clip_steps=args.clip_steps, methods=args.methods,
                                 det_iters=args.det_iters, base_iters=args.base_iters,

@@ -72,14 +72,49 @@ TABLE = [
 #: Mutants argued equivalent (the tests cannot and need not kill them), with the argument.
 #: They are listed but not run unless ``--run-equivalent``: both run the slowest test set.
 EQUIVALENT = {
-    'models/bbox_nms.py:shared_box_multiclass_nms:L57:c68:0->1':
+    'models/bbox_nms.py:shared_box_multiclass_nms:L96:c62:0->1':
         'max_num = 1 then starts from every candidate pair instead of the top 4: the same '
         'survivors, found in one NMS instead of a few',
-    'models/bbox_nms.py:shared_box_multiclass_nms:L69:c50:GtE->Gt':
+    'models/bbox_nms.py:shared_box_multiclass_nms:L110:c50:GtE->Gt':
         'with exactly max_num survivors the set grows once more; the best max_num survivors '
         'of a larger top-k are the same pairs (the function\'s own argument)',
-    'models/bbox_nms.py:shared_box_multiclass_nms:L29:c46:1->2':
+    'models/bbox_nms.py:shared_box_multiclass_nms:L60:c46:1->2':
         'the default max_num -2 instead of -1 is still <= 0: keep every survivor',
+    'models/bbox_nms.py:_kth_best_lower_bound:L32:c7:Lt->LtE':
+        'with exactly k maxima there is no bound: every pair above score_thr is gathered, '
+        'a superset of the candidates, so the same survivors',
+    'models/bbox_nms.py:_pairs_above:L46:c13:Gt->GtE':
+        'blocks whose maximum equals score_thr are read too; their pairs fail the exact test',
+    'models/bbox_nms.py:_pairs_above:L46:c47:GtE->Gt':
+        'pairs equal to the bound are left out: any cutoff gives the exact survivors above '
+        'it, and the set grows if fewer than max_num survive',
+    'models/bbox_nms.py:_pairs_above:L48:c7:Gt->GtE':
+        'when to read every pair instead of blocks: speed only, the same pairs',
+    'models/bbox_nms.py:_pairs_above:L48:c7:Mult->Div':
+        'when to read every pair instead of blocks: speed only, the same pairs',
+    "models/bbox_nms.py:_pairs_above:L48:c7:Mult->Div'":
+        'when to read every pair instead of blocks: speed only, the same pairs',
+    'models/bbox_nms.py:_pairs_above:L48:c36:4->5':
+        'when to read every pair instead of blocks: speed only, the same pairs',
+    'models/bbox_nms.py:_pairs_above:L49:c55:GtE->Gt':
+        'as L46 GtE->Gt on the path reading every pair: a cutoff just above the bound',
+    'models/bbox_nms.py:_pairs_above:L55:c46:GtE->Gt':
+        'as L46 GtE->Gt on the block path: a cutoff just above the bound',
+    'models/bbox_nms.py:_block_maxima:L25:c38:Gt->GtE':
+        'torch.cat of a single tensor is that tensor\'s values',
+    'models/bbox_nms.py:shared_box_multiclass_nms:L88:c18:Sub->Add':
+        'num_classes only keys the row-major order of equal scores: C + 1 keeps that order',
+    'models/bbox_nms.py:shared_box_multiclass_nms:L92:c8:4->5':
+        'the first candidate set is 5 x max_num pairs instead of 4: speed only',
+    'models/bbox_nms.py:shared_box_multiclass_nms:L112:c12:4->5':
+        'the candidate set grows 5x instead of 4x: speed only',
+    'models/bbox_nms.py:shared_box_multiclass_nms:L104:c21:0->1':
+        'max_num = 1 then sends every candidate pair to NMS instead of the top 4: the same '
+        'survivors',
+    'models/bbox_nms.py:shared_box_multiclass_nms:L90:c44:Gt->GtE':
+        'block maxima of no class column are an empty (N, 0), as the columns themselves',
+    'models/bbox_nms.py:shared_box_multiclass_nms:L90:c58:0->1':
+        'with one class its blocks of one column are the column itself',
     'models/vild_bbox_head.py:ViLDBBoxHead.forward:L125:c15:skip-clamp':
         'differs only where a text probability underflows below 1e-12: a score change '
         'below 1e-8',
@@ -102,7 +137,8 @@ TARGETS = {
     'models/text_embedding_classifier.py': ['TextEmbeddingClassifier.set_class_embeddings',
                                             'TextEmbeddingClassifier.embed',
                                             'TextEmbeddingClassifier.forward'],
-    'models/bbox_nms.py': ['shared_box_multiclass_nms'],
+    'models/bbox_nms.py': ['_block_maxima', '_kth_best_lower_bound', '_pairs_above',
+                           'shared_box_multiclass_nms'],
     'models/vild_bbox_head.py': ['ViLDBBoxHead.image_embeddings_of',
                                  'ViLDBBoxHead._base_class_mask', 'ViLDBBoxHead.forward'],
     'models/vild_distillation_loss.py': ['ViLDDistillationLoss.current_weight',

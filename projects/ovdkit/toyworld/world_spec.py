@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..datasets.vocabularies import SYNONYM_SEPARATOR, split_synonyms
 from .shapes import COLORS, DEFAULT_COLORS, SHAPE_NAMES, shape_polygon
 
 
@@ -16,6 +17,13 @@ class ToyWorldSpec:
     none are named). *combinations*: ``novel`` names the novel categories, or
     ``novel_fraction`` picks them by seed so that every colour and every shape still occurs
     among the base categories.
+
+    ``shape_synonyms`` lets the CLIP captions name a shape in more than one way: entries in
+    the vocabulary syntax, ``('square|box', 'circle|disk|ring')``, each starting with a shape
+    of the world. A caption of a red square then says "a photo of a red square." or "... red
+    box.", each name equally often (chosen by the scene's seed, apart from the scene's own
+    draws: the images are those of the same world without synonyms). Category names stay
+    the shape's first name; :meth:`vocabulary_entries` gives the classes with their synonyms.
     """
 
     seed: int = 0
@@ -32,6 +40,7 @@ class ToyWorldSpec:
     novel_shapes: Optional[Tuple[str, ...]] = None
     novel: Optional[Tuple[str, ...]] = None
     novel_fraction: Optional[float] = None
+    shape_synonyms: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for shape in self.shapes:
@@ -58,6 +67,50 @@ class ToyWorldSpec:
             raise ValueError(f'novel_fraction must be in (0, 1), got {self.novel_fraction}')
         if self.image_size % 32:
             raise ValueError(f'image_size must be divisible by 32, got {self.image_size}')
+        self._check_shape_synonyms()
+
+    def _check_shape_synonyms(self) -> None:
+        """Each entry starts with a shape of the world and adds names no other shape, entry or
+        colour uses."""
+        where = 'ToyWorldSpec.shape_synonyms'
+        used = {**{c: f'colour {c!r}' for c in COLORS}, **{s: f'shape {s!r}' for s in self.shapes}}
+        with_entry = set()
+        for entry in self.shape_synonyms:
+            names = split_synonyms(entry, where)
+            if names[0] not in self.shapes:
+                raise ValueError(f'{where}: entry {entry!r} does not start with a shape of '
+                                 f'this world ({", ".join(self.shapes)})')
+            if names[0] in with_entry:
+                raise ValueError(f'{where}: {names[0]!r} has two entries; give its synonyms '
+                                 f'in one')
+            if len(names) < 2:
+                raise ValueError(f'{where}: entry {entry!r} gives no other name for '
+                                 f'{names[0]!r} (write {names[0] + "|another name"!r})')
+            with_entry.add(names[0])
+            for name in names[1:]:
+                if name in used:
+                    raise ValueError(f'{where}: {name!r} (entry {entry!r}) is already the '
+                                     f'name of {used[name]}')
+                used[name] = f'a synonym of {names[0]!r}'
+
+    def shape_names(self, shape: str) -> Tuple[str, ...]:
+        """The names captions use for ``shape``: the shape's own first, then its synonyms."""
+        for entry in self.shape_synonyms:
+            names = split_synonyms(entry)
+            if names[0] == shape:
+                return names
+        return (shape,)
+
+    def caption_names(self, category: Dict) -> Tuple[str, ...]:
+        """``'red square'``, ``'red box'``...: the names of a category captions may use."""
+        return tuple(f'{category["color"]} {name}' for name in self.shape_names(
+            category['shape']))
+
+    def vocabulary_entries(self, categories: Optional[List[Dict]] = None) -> List[str]:
+        """One vocabulary entry per category (default: all), ``'red square|red box'`` for a
+        shape with synonyms, the plain name otherwise."""
+        return [SYNONYM_SEPARATOR.join(self.caption_names(c))
+                for c in (self.category_list() if categories is None else categories)]
 
     @property
     def split_kind(self) -> str:
@@ -104,6 +157,9 @@ class ToyWorldSpec:
                 for c in self.category_list()]
 
     def to_dict(self) -> Dict:
-        """JSON-ready dict (tuples as lists)."""
+        """JSON-ready dict (tuples as lists). Without synonyms, ``shape_synonyms`` is left out:
+        worlds drawn before the option existed keep their record (and the pipeline's steps
+        their digests)."""
         return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+                for k, v in dataclasses.asdict(self).items()
+                if k != 'shape_synonyms' or v}

@@ -8,8 +8,11 @@ Layout under ``out_dir``::
     annotations/val.json            every object annotated, all categories
     annotations/categories.json     id, name, shape, colour, split
     annotations/{all,base,novel}_classes.txt  vocabulary files, one name per line
+    annotations/{all,base,novel}_classes_synonyms.txt  with ``shape_synonyms`` only: the same
+                                    classes with their synonyms ("red square|red box")
     annotations/clip_{train,val}.json  caption set: every object of every category, each
-                                    with its box and a caption ("a photo of a red star.")
+                                    with its box and a caption ("a photo of a red star.";
+                                    with ``shape_synonyms``, any of the shape's names)
     samples.png                     a few val scenes with their boxes (novel in white)
 """
 import json
@@ -32,6 +35,12 @@ _SPLIT_SALT = {name: i for i, name in enumerate(SPLITS)}
 def scene_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator of one scene: independent of every other scene, fixed by the seed."""
     return np.random.default_rng([seed, _SPLIT_SALT[split], index])
+
+
+def caption_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator of one scene's caption names: apart from :func:`scene_rng`, so that
+    synonyms change the captions and nothing else."""
+    return np.random.default_rng([seed, _SPLIT_SALT[split], index, 1])
 
 
 def _count(spec: ToyWorldSpec, split: str) -> int:
@@ -89,7 +98,7 @@ def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> D
         return json.loads((root / 'world.json').read_text())
     categories = spec.categories()
     novel_ids = {c['id'] for c in categories if c['split'] == 'novel'}
-    by_id = {c['id']: c for c in categories}
+    caption_names = {c['id']: spec.caption_names(c) for c in categories}
     total = sum(_count(spec, s) for s in SPLITS)
     bar = ProgressBar(total, file=sys.stderr) if progress else None
     counts = {}
@@ -103,6 +112,7 @@ def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> D
                 scene_rng(spec.seed, split, index), categories, spec.image_size,
                 spec.max_objects, spec.min_object_size, spec.max_object_size)
             image_id = index + 1
+            names_rng = caption_rng(spec.seed, split, index) if spec.shape_synonyms else None
             file_name = f'{split}/{image_id:06d}.png'
             image.save(root / 'images' / file_name)
             images.append(dict(id=image_id, file_name=file_name, width=spec.image_size,
@@ -114,7 +124,9 @@ def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> D
                            bbox=[round(v, 2) for v in obj['bbox']], iscrowd=0,
                            area=round(obj['bbox'][2] * obj['bbox'][3], 2))
                 if split.startswith('clip'):
-                    ann['caption'] = f'a photo of a {by_id[obj["category_id"]]["name"]}.'
+                    names = caption_names[obj['category_id']]
+                    name = names[names_rng.integers(len(names))] if names_rng else names[0]
+                    ann['caption'] = f'a photo of a {name}.'
                 anns.append(ann)
             if bar:
                 bar.update()
@@ -129,6 +141,9 @@ def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> D
                        ('novel', [c for c in categories if c['split'] == 'novel'])):
         write_text_atomic('\n'.join(c['name'] for c in cats) + '\n',
                            root / 'annotations' / f'{name}_classes.txt')
+        if spec.shape_synonyms:
+            write_text_atomic('\n'.join(spec.vocabulary_entries(cats)) + '\n',
+                               root / 'annotations' / f'{name}_classes_synonyms.txt')
     _draw_samples(root, datasets['val'], categories)
     summary = dict(spec=spec.to_dict(), split_kind=spec.split_kind,
                    novel_classes=[c['name'] for c in categories if c['split'] == 'novel'],
