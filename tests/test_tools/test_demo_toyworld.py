@@ -3,9 +3,10 @@ and the grounding model trained beside it grounds the phrases of a caption.
 
 The session fixture runs the toy-world pipeline at small scale (``tools/toyworld.py
 --methods vild-text,grounding``, one thread each): a 3 x 3 world (circle / triangle / star x
-red / green / blue) whose novel category, "blue star", is an unseen combination of a seen colour and a seen
-shape; a tiny CLIP trained on captions of all nine categories; ViLD-text trained on the eight
-base categories' boxes (blue stars are in the training images, unannotated). The seed is the
+red / green / blue) whose novel category, "blue star", is an unseen combination of a seen
+colour and a seen shape; a tiny CLIP trained on captions of all nine categories; ViLD-text
+(and grounding) trained on the eight base categories' boxes (blue stars are in the training
+images, unannotated). The seed is the
 default one, not searched: every bound below holds with margin on each seed it was measured on
 (the spread is given next to each bound), so the test does not depend on one run's luck or on
 bitwise-reproducible training. At this budget the star's top label is usually a base name
