@@ -8,6 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ..utils.config_variables import OVDConfigError, resolve_config_variables
+from ..utils.formatted_once_config import FormattedOnceConfig
 from .training_vocabulary_hook import TrainingVocabularyHook
 
 
@@ -21,6 +22,8 @@ class OVDRunner(Runner):
       and logs what it re-pointed;
     - registers :class:`TrainingVocabularyHook` (vocabulary = dataset classes, checked
       before the first step);
+    - formats its config text once (:class:`FormattedOnceConfig`), not at every log,
+      dump and checkpoint;
     - turns a backbone checkpoint that cannot be fetched (no network, missing file) into one
       :class:`OVDConfigError` saying how to give a local file.
     """
@@ -36,6 +39,8 @@ class OVDRunner(Runner):
         return runner
 
     def __init__(self, *args, **kwargs) -> None:
+        if isinstance(kwargs.get('cfg'), Config):  # how from_cfg passes it
+            kwargs['cfg'] = FormattedOnceConfig.of(kwargs['cfg'])
         super().__init__(*args, **kwargs)
         self.register_hook(TrainingVocabularyHook())
 

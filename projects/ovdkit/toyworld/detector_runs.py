@@ -196,6 +196,7 @@ def run_job(job: DetectorJob) -> Dict:
     """
     from mmengine.runner import Runner
 
+    from ..utils.formatted_once_config import FormattedOnceConfig
     finished = job.finished_result()
     if finished is not None:
         return finished
@@ -205,7 +206,7 @@ def run_job(job: DetectorJob) -> Dict:
     # CPU seconds next to wall seconds: on a shared machine only the former says what the
     # step costs.
     start, cpu_start = time.perf_counter(), time.process_time()
-    runner = Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(FormattedOnceConfig.of(cfg))
     runner.train()
     trained, cpu_trained = time.perf_counter(), time.process_time()
     metrics = runner.test()
