@@ -28,7 +28,8 @@ web: setup
 
 # Two pytest workers, one thread each (tests are mostly one-thread processes: on 2 cores this
 # halves the wall time); test files are kept whole on one worker (--dist loadfile), so a
-# module's fixtures are built once.
+# module's fixtures are built once, and handed out in collection order (the longest files
+# first: tests/conftest.py), not xdist's most-tests-first.
 TEST_WORKERS ?= 2
 test: lint
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests

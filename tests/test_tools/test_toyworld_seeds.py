@@ -1,6 +1,7 @@
 """tools/benchmark/toyworld_seeds.py: the statistics of its table, on hand-made demo results."""
 import importlib.util
 import math
+import statistics
 
 import pytest
 
@@ -45,6 +46,26 @@ def test_means_stds_and_paired_intervals():
     assert not any(k.startswith('grounding') for k in flat)  # not run, not reported
     assert '| vild-text | 25.0 +- 5.0 |' in '\n'.join(lines)
     assert '| vild - vild-text | +40.0 [' in '\n'.join(lines)
+
+
+def test_synonym_vocabulary_paired_with_one_name():
+    runs = {0: demo_json((20, 80, 60), (60, 78, 74), (66, 80, 77)),
+            1: demo_json((30, 84, 70), (64, 83, 78), (64, 85, 80)),
+            2: demo_json((25, 76, 62), (71, 75, 74), (80, 77, 78))}
+    # ViLD alone was also tested on the vocabulary with synonyms (--shape-synonyms)
+    for seed, novel in zip(runs, (62, 63, 77)):
+        runs[seed].update({'vild/novel_ap50_synonyms': novel, 'vild/base_ap50_synonyms': 78,
+                           'vild/all_ap50_synonyms': 74})
+    lines, flat = load_tool().summarise(runs)
+    assert flat['vild/novel_ap50_synonyms_mean'] == 67.33
+    # novel differences 2, -1, 6: mean 2.33, std 3.51
+    half = 4.302653 * statistics.stdev([2, -1, 6]) / math.sqrt(3)
+    assert flat['vild-synonyms-minus-one-name/novel_ap50_mean'] == 2.33
+    assert flat['vild-synonyms-minus-one-name/novel_ap50_ci95_low'] == pytest.approx(
+        7 / 3 - half, abs=0.01)
+    assert flat['vild-synonyms-minus-one-name/base_ap50_mean'] == -0.67  # 0, -5, +3
+    assert not any(k.startswith('vild-text-synonyms') for k in flat)  # not tested that way
+    assert '| vild | 67.3 +- 8.4 | +2.3 [' in '\n'.join(lines)
 
 
 @pytest.mark.parametrize('argv, named', [(['--seeds', '0'], '--seeds'),

@@ -69,6 +69,7 @@ def last_json(proc):
 def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     args = ['tools/toyworld.py', '--work-dir', tmp_path, '--shapes', 'circle,square,star',
             '--colors', 'red,blue', '--novel-shapes', 'star', '--num-train', 4, '--num-val', 3,
+            '--shape-synonyms', 'square|box,star|pentagram',
             '--num-clip-train', 30, '--num-clip-val', 10, '--clip-steps', 10,
             '--methods', 'vild-text,vild,vild-ensemble', '--base-iters', 2, '--det-iters', 3,
             '--threads', 2, '--no-progress']
@@ -78,8 +79,8 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     assert set(first) == {
         'clip_zero_shot_acc', 'clip_novel_acc', 'clip_zero_shot_acc_1x_single',
         'clip_novel_acc_1x_single', 'seconds', 'cpu_seconds', 'clip_regions_crops_per_s'} | {
-        f'{m}/{k}_ap50' for m in methods for k in ('novel', 'base', 'all')} | {
-        'base-detector/base_ap50'}
+        f'{m}/{k}_ap50{s}' for m in methods for k in ('novel', 'base', 'all')
+        for s in ('', '_synonyms')} | {'base-detector/base_ap50'}
     # The base detector (one thread, beside the CLIP), then every method side by side
     assert 'training base-detector (1 thread' in proc.stdout
     for method in methods:
@@ -92,6 +93,10 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
         # every method starts from the base detector's weights, then trains its own 3 steps
         assert f'Load checkpoint from {base_ckpt}' in log
         assert 'Saving checkpoint at 3 iterations' in log
+        # tested twice: on the one-name vocabulary, then on the one with the shape synonyms
+        tests = [line for line in log.splitlines() if 'Iter(test)' in line and
+                 'coco/novel_ap50' in line]
+        assert len(tests) == 2, log[-3000:]
     # ViLD's targets: every training image's top proposals of the base detector's RPN.
     store = json.loads((tmp_path / 'regions' / 'index.json').read_text())
     assert store['complete'] and store['num_images'] == 4
@@ -101,6 +106,8 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     report = (tmp_path / 'report.md').read_text()
     assert 'concepts' in report and 'red star, blue star' in report
     assert 'templates `single`, crops at 1x + 1.5x' in report
+    assert '| method | novel | base | all | novel, one name |' in report
+    assert f"| vild | {first['vild/novel_ap50_synonyms']:.1f} | " in report
     assert "mmdet's Faster R-CNN with a cosine classifier over the base categories, trained 2 " \
         'iterations on base boxes' in report
     saved = json.loads((tmp_path / 'report.json').read_text())

@@ -10,7 +10,9 @@ A seed changes everything random: the scenes, which two shapes are novel, the CL
 detectors' initialisation and sampling. Prints, per method, novel / base / all AP50 as mean and
 sample standard deviation over seeds, then the paired differences ViLD - ViLD-text,
 ViLD-ensemble - ViLD and grounding - ViLD-text (per seed, same world and CLIP) with a 95%
-interval from the t-distribution (n - 1 degrees of freedom). Last line: one flat JSON object.
+interval from the t-distribution (n - 1 degrees of freedom). With ``--shape-synonyms`` each
+method is also tested on the vocabulary with those synonyms: its novel AP50 there and the paired
+difference synonyms - one name per class (same detector). Last line: one flat JSON object.
 Not part of the test suite: three seeds of the default demo take about three demos of time.
 """
 import argparse
@@ -103,6 +105,28 @@ def summarise(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
             flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
             cells.append(f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
         lines.append(f'| {a} - {b} | ' + ' | '.join(cells) + ' |')
+    synonym_methods = [m for m in methods
+                       if all(f'{m}/novel_ap50_synonyms' in r for r in runs.values())]
+    if synonym_methods:  # --shape-synonyms: each method also tested on the synonym vocabulary
+        lines += ['', 'Tested on the vocabulary with synonyms, paired with one name per class '
+                  '(same detector), mean and 95% interval', '',
+                  '| method | novel | synonyms - one name: novel | base | all |',
+                  '|---|---|---|---|---|']
+        for method in synonym_methods:
+            values = [runs[s][f'{method}/novel_ap50_synonyms'] for s in seeds]
+            mean, std = mean_std(values)
+            flat[f'{method}/novel_ap50_synonyms_mean'] = round(mean, 2)
+            flat[f'{method}/novel_ap50_synonyms_std'] = round(std, 2)
+            cells = [f'{mean:.1f} +- {std:.1f}']
+            for key in KEYS:
+                diffs = [runs[s][f'{method}/{key}_synonyms'] - runs[s][f'{method}/{key}']
+                         for s in seeds]
+                mean, low, high = t_interval(diffs)
+                name = f'{method}-synonyms-minus-one-name/{key}'
+                flat[f'{name}_mean'] = round(mean, 2)
+                flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
+                cells.append(f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
+            lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
     lines.append('\nper seed: ' + '; '.join(
         f'{s}: ' + ', '.join(f'{m} {runs[s][f"{m}/novel_ap50"]}/{runs[s][f"{m}/base_ap50"]}'
                              for m in methods) + f' ({runs[s]["seconds"]} s)' for s in seeds)

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from torch import nn
 
 from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
+from ..models.open_vocabulary_head import open_vocabulary_heads
 from ..text.caption_phrases import CaptionPhrases, PhraseType
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.config_variables import merge_cfg_options
@@ -22,23 +23,6 @@ VocabularyType = Union[str, Sequence[str]]
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint whose weights do not fit the model its config builds."""
-
-
-def open_vocabulary_heads(model: nn.Module) -> List[Tuple[str, nn.Module]]:
-    """The outermost modules of ``model`` with a ``use_vocabulary(classes)`` method.
-
-    That method is the contract of every OVDKit open-vocabulary head (ViLD-text, ViLD,
-    grounding); a head nested inside another one is reached through its parent.
-
-    Returns:
-        ``(name, module)`` pairs in module order.
-    """
-    heads: List[Tuple[str, nn.Module]] = []
-    for name, module in model.named_modules():
-        if callable(getattr(module, 'use_vocabulary', None)) and not any(
-                name.startswith(parent + '.') for parent, _ in heads):
-            heads.append((name, module))
-    return heads
 
 
 def name_palette(names: Sequence[str]) -> List[Tuple[int, int, int]]:

@@ -1,7 +1,7 @@
 """Open-vocabulary heads and losses (registered in mmdet's MODELS)."""
 from .bbox_nms import shared_box_multiclass_nms
 from .grounding_bbox_head import GroundingBBoxHead
-from .open_vocabulary_head import OpenVocabularyHeadMixin
+from .open_vocabulary_head import OpenVocabularyHeadMixin, open_vocabulary_heads
 from .text_embedding_classifier import TextEmbeddingClassifier
 from .vild_bbox_head import ViLDBBoxHead
 from .vild_distillation_loss import ViLDDistillationLoss
@@ -10,4 +10,4 @@ from .vild_text_bbox_head import ViLDTextBBoxHead
 
 __all__ = ['GroundingBBoxHead', 'OpenVocabularyHeadMixin', 'TextEmbeddingClassifier',
            'ViLDBBoxHead', 'ViLDDistillationLoss', 'ViLDRoIHead', 'ViLDTextBBoxHead',
-           'shared_box_multiclass_nms']
+           'open_vocabulary_heads', 'shared_box_multiclass_nms']

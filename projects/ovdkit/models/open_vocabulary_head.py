@@ -1,8 +1,8 @@
 """The vocabulary mechanism shared by OVDKit's open-vocabulary box heads."""
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.structures import InstanceData
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..datasets.vocabularies import resolve_vocabulary, resolve_vocabulary_entries
 from .bbox_nms import shared_box_multiclass_nms
@@ -193,3 +193,20 @@ class OpenVocabularyHeadMixin:
         out = InstanceData()
         out.bboxes, out.scores, out.labels = dets[:, :-1], dets[:, -1], labels
         return out
+
+
+def open_vocabulary_heads(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """The outermost modules of ``model`` with a ``use_vocabulary(classes)`` method.
+
+    That method is the contract of every OVDKit open-vocabulary head (ViLD-text, ViLD,
+    grounding); a head nested inside another one is reached through its parent.
+
+    Returns:
+        ``(name, module)`` pairs in module order.
+    """
+    heads: List[Tuple[str, nn.Module]] = []
+    for name, module in model.named_modules():
+        if callable(getattr(module, 'use_vocabulary', None)) and not any(
+                name.startswith(parent + '.') for parent, _ in heads):
+            heads.append((name, module))
+    return heads

@@ -130,6 +130,9 @@ class DetectorJob:
         max_iters: Training iterations; ``None`` keeps the config's schedule.
         inputs: JSON-ready provenance (world spec, CLIP weights id, region store...): with
             the resolved config it makes the digest that decides whether a rerun is skipped.
+        synonym_classes: A vocabulary file of the same classes with synonyms
+            (``red square|red box``): the trained detector is tested on it too, after the
+            test on the config's vocabulary (``*_ap50_synonyms`` in the result).
     """
 
     method: str
@@ -138,6 +141,7 @@ class DetectorJob:
     out_dir: str
     max_iters: Optional[int] = None
     inputs: List = dataclasses.field(default_factory=list)
+    synonym_classes: Optional[str] = None
 
     @property
     def result_path(self) -> Path:
@@ -146,7 +150,10 @@ class DetectorJob:
     def digest(self) -> str:
         """Digest of the resolved config and the provenance."""
         cfg = load_job_config(self.config, self.cfg_options, self.max_iters)
-        text = json.dumps([self.inputs, cfg.pretty_text], sort_keys=True)
+        described = [self.inputs, cfg.pretty_text]
+        if self.synonym_classes:  # left out otherwise: earlier runs keep their digest
+            described.append(self.synonym_classes)
+        text = json.dumps(described, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def finished_result(self) -> Optional[Dict]:
@@ -212,8 +219,9 @@ def run_job(job: DetectorJob) -> Dict:
     metrics = runner.test()
     tested, cpu_tested = time.perf_counter(), time.process_time()
     pictures = [str(p) for p in draw_examples(runner, out_dir / 'detections')]
+    synonyms = _test_with_synonyms(runner, job.synonym_classes) if job.synonym_classes else {}
     result = dict(
-        **_ap50s(metrics),
+        **_ap50s(metrics), **synonyms,
         iterations=max_iters, train_s=round(trained - start, 1),
         test_s=round(tested - trained, 1), s_per_iter=round((trained - start) / max_iters, 3),
         train_cpu_s=round(cpu_trained - cpu_start, 1),
@@ -223,6 +231,27 @@ def run_job(job: DetectorJob) -> Dict:
         checkpoint=str(out_dir / f'iter_{max_iters}.pth'), inputs_digest=job.digest())
     write_json_atomic(result, job.result_path)
     return result
+
+
+def _test_with_synonyms(runner, classes: str) -> Dict[str, Optional[float]]:
+    """Tests again with every open-vocabulary head on ``classes`` (the same classes in the
+    same order, with synonyms: outputs keep each class's first name, so the labels index the
+    dataset's classes as before); ``novel_ap50_synonyms``... in percent."""
+    from mmengine.model import is_model_wrapper
+
+    from ..models import open_vocabulary_heads
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    heads = open_vocabulary_heads(model)
+    if not heads:
+        raise ValueError(f'synonym_classes={classes!r}: the model of {runner.cfg.filename} has '
+                         f'no open-vocabulary head to test with synonyms')
+    names = runner.test_dataloader.dataset.metainfo['classes']
+    for _, head in heads:
+        resolved = head.use_vocabulary(classes)
+        if tuple(resolved) != tuple(names):
+            raise ValueError(f'synonym_classes={classes!r}: its classes {list(resolved)} are '
+                             f'not the dataset\'s {list(names)} in order')
+    return {f'{key}_synonyms': value for key, value in _ap50s(runner.test()).items()}
 
 
 def _ap50s(metrics: Dict) -> Dict[str, Optional[float]]:

@@ -174,8 +174,12 @@ class ToyWorldPipeline:
         if init is not None:
             options['load_from'] = str(init)
             inputs.append(file_sha256(init))
+        # A world whose captions name shapes in several ways: each method is also tested on
+        # the vocabulary with those synonyms (the classes' other names)
+        synonyms = (str(self.world_dir / 'annotations' / 'all_classes_synonyms.txt')
+                    if self.spec.shape_synonyms else None)
         return DetectorJob(name, self.configs[method], options, str(self.work_dir / name),
-                           max_iters or self.det_iters, inputs)
+                           max_iters or self.det_iters, inputs, synonym_classes=synonyms)
 
     def base_job(self) -> DetectorJob:
         """The shared base detector: a closed-vocabulary Faster R-CNN on the base boxes."""
@@ -306,6 +310,9 @@ class ToyWorldPipeline:
         for method, res in results.items():
             for key in ('novel_ap50', 'base_ap50', 'all_ap50'):
                 summary[f'{method}/{key}'] = res[key]
+            for key in ('novel_ap50', 'base_ap50', 'all_ap50'):
+                if f'{key}_synonyms' in res:
+                    summary[f'{method}/{key}_synonyms'] = res[f'{key}_synonyms']
         if regions and regions['figures'].get('images'):
             summary['clip_regions_crops_per_s'] = regions['figures']['crops_per_s']
         return summary

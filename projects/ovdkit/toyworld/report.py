@@ -80,6 +80,17 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
             lines.append(f"| {method} | {res['novel_ap50']:.1f} | {res['base_ap50']:.1f} | "
                          f"{res['all_ap50']:.1f} | {res['iterations']} | "
                          f"{res.get('train_s', '')} | {res.get('s_per_iter', '')} |")
+        with_synonyms = {m: r for m, r in results.items() if 'novel_ap50_synonyms' in r}
+        if with_synonyms:
+            lines += ['', 'The same detectors tested on the vocabulary whose classes carry the '
+                      "captions' shape synonyms (`world/annotations/all_classes_synonyms.txt`, "
+                      'embedding = mean over synonyms x templates), against one name per class:',
+                      '', '| method | novel | base | all | novel, one name |',
+                      '|---|---|---|---|---|']
+            for method, res in with_synonyms.items():
+                lines.append(f"| {method} | {res['novel_ap50_synonyms']:.1f} | "
+                             f"{res['base_ap50_synonyms']:.1f} | {res['all_ap50_synonyms']:.1f} | "
+                             f"{res['novel_ap50']:.1f} |")
         lines += ['', '![AP50 per method](ap50.png)', '']
         _ap_table_image(results, work_dir / 'ap50.png')
         for method, res in results.items():
