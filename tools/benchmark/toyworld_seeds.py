@@ -110,7 +110,7 @@ def summarise(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
     if synonym_methods:  # --shape-synonyms: each method also tested on the synonym vocabulary
         lines += ['', 'Tested on the vocabulary with synonyms, paired with one name per class '
                   '(same detector), mean and 95% interval', '',
-                  '| method | novel | synonyms - one name: novel | base | all |',
+                  '| method | novel, synonyms | synonyms - one name: novel | base | all |',
                   '|---|---|---|---|---|']
         for method in synonym_methods:
             values = [runs[s][f'{method}/novel_ap50_synonyms'] for s in seeds]
