@@ -70,6 +70,14 @@ def run_seed(seed: int, work_dir: Path, options: List[str]) -> Dict:
     return json.loads(last)
 
 
+def paired_difference(flat: Dict, name: str, diffs: Sequence[float]) -> str:
+    """Adds ``name``'s mean and 95% interval to ``flat``; returns its table cell."""
+    mean, low, high = t_interval(diffs)
+    flat[f'{name}_mean'] = round(mean, 2)
+    flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
+    return f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]'
+
+
 def summarise(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
     """Table lines and the flat figures of the runs (seed -> demo JSON)."""
     seeds = list(runs)
@@ -96,14 +104,9 @@ def summarise(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
     for a, b in PAIRS:
         if a not in methods or b not in methods:
             continue
-        cells = []
-        for key in KEYS:
-            diffs = [runs[s][f'{a}/{key}'] - runs[s][f'{b}/{key}'] for s in seeds]
-            mean, low, high = t_interval(diffs)
-            name = f'{a}-minus-{b}/{key}'
-            flat[f'{name}_mean'] = round(mean, 2)
-            flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
-            cells.append(f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
+        cells = [paired_difference(flat, f'{a}-minus-{b}/{key}',
+                                   [runs[s][f'{a}/{key}'] - runs[s][f'{b}/{key}'] for s in seeds])
+                 for key in KEYS]
         lines.append(f'| {a} - {b} | ' + ' | '.join(cells) + ' |')
     synonym_methods = [m for m in methods
                        if all(f'{m}/novel_ap50_synonyms' in r for r in runs.values())]
@@ -118,14 +121,10 @@ def summarise(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
             flat[f'{method}/novel_ap50_synonyms_mean'] = round(mean, 2)
             flat[f'{method}/novel_ap50_synonyms_std'] = round(std, 2)
             cells = [f'{mean:.1f} +- {std:.1f}']
-            for key in KEYS:
-                diffs = [runs[s][f'{method}/{key}_synonyms'] - runs[s][f'{method}/{key}']
-                         for s in seeds]
-                mean, low, high = t_interval(diffs)
-                name = f'{method}-synonyms-minus-one-name/{key}'
-                flat[f'{name}_mean'] = round(mean, 2)
-                flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
-                cells.append(f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
+            cells += [paired_difference(
+                flat, f'{method}-synonyms-minus-one-name/{key}',
+                [runs[s][f'{method}/{key}_synonyms'] - runs[s][f'{method}/{key}'] for s in seeds])
+                for key in KEYS]
             lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
     lines.append('\nper seed: ' + '; '.join(
         f'{s}: ' + ', '.join(f'{m} {runs[s][f"{m}/novel_ap50"]}/{runs[s][f"{m}/base_ap50"]}'
