@@ -97,11 +97,13 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
         tests = [line for line in log.splitlines() if 'Iter(test)' in line and
                  'coco/novel_ap50' in line]
         assert len(tests) == 2, log[-3000:]
-    # ViLD's targets: every training image's top proposals of the base detector's RPN.
+    # ViLD's targets: every training image's top proposals of the base detector's RPN at two
+    # thirds of its schedule (iteration 1 of 2), a checkpoint kept beside the last one.
     store = json.loads((tmp_path / 'regions' / 'index.json').read_text())
     assert store['complete'] and store['num_images'] == 4
     meta = json.loads((tmp_path / 'regions' / 'meta.json').read_text())
-    assert meta['proposal_checkpoint_sha256'] == file_sha256(base_ckpt)
+    proposer = tmp_path / 'base-detector' / 'iter_1.pth'
+    assert meta['proposal_checkpoint_sha256'] == file_sha256(proposer) != file_sha256(base_ckpt)
     assert (tmp_path / 'ap50.png').is_file()
     report = (tmp_path / 'report.md').read_text()
     assert 'concepts' in report and 'red star, blue star' in report
@@ -110,12 +112,13 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     assert f"| vild | {first['vild/novel_ap50_synonyms']:.1f} | " in report
     assert "mmdet's Faster R-CNN with a cosine classifier over the base categories, trained 2 " \
         'iterations on base boxes' in report
+    assert 'its RPN at `iter_1.pth` proposed the CLIP regions' in report
     saved = json.loads((tmp_path / 'report.json').read_text())
     assert saved['summary'] == first
     assert saved['clip']['zero_shot']['crops'] == saved['clip']['zero_shot_1x_single']['crops']
 
     outputs = [tmp_path / 'clip' / 'toyclip.pt', tmp_path / 'regions' / 'index.json',
-               base_ckpt] + [tmp_path / m / name for m in methods
+               base_ckpt, proposer] + [tmp_path / m / name for m in methods
                              for name in ('result.json', 'iter_3.pth')]
     before = {p: p.stat().st_mtime_ns for p in outputs}
     second = run_tool(args)

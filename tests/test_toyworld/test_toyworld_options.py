@@ -91,3 +91,43 @@ def test_a_failed_job_is_named_with_its_log(tmp_path):
     with pytest.raises(RuntimeError, match=r'toy-world detector vild failed \(exit 1, log '):
         run_jobs([job], threads=1, progress=False)
     assert "NameError: name 'this' is not defined" in (tmp_path / 'vild' / 'run.log').read_text()
+
+
+def test_snapshot_checkpoint_is_kept_and_checked():
+    config = method_config(str(CONFIG_DIR), 'base-detector')
+    cfg = detector_runs.load_job_config(config, {}, max_iters=1500, snapshot_iter=1000)
+    # saved at 1000 and at the end (mmengine's save_last), both kept
+    assert (cfg.default_hooks.checkpoint.interval, cfg.default_hooks.checkpoint.max_keep_ckpts,
+            cfg.train_cfg.max_iters) == (1000, 2, 1500)
+    plain = detector_runs.load_job_config(config, {}, max_iters=1500)
+    assert plain.default_hooks.checkpoint.interval == 1500
+    for bad in (1500, -1):
+        with pytest.raises(ValueError, match=rf'{config}: snapshot_iter must be in \[1, 1499\] '
+                                             rf'\(max_iters 1500\), got {bad}'):
+            detector_runs.load_job_config(config, {}, max_iters=1500, snapshot_iter=bad)
+
+
+def test_pipeline_proposes_regions_at_two_thirds_of_the_base_schedule(tmp_path):
+    from ovdkit.toyworld.world_spec import ToyWorldSpec
+
+    def proposal_iter(base_iters):
+        return pipeline.ToyWorldPipeline(ToyWorldSpec(), str(tmp_path), str(CONFIG_DIR),
+                                         base_iters=base_iters).proposal_iter
+    assert [proposal_iter(n) for n in (1500, 1200, 2, 1, 0)] == [1000, 800, 1, None, None]
+
+
+def test_waiting_for_a_checkpoint_the_job_never_saved(tmp_path):
+    broken = tmp_path / 'broken.py'
+    broken.write_text('train_cfg = dict(max_iters=5)\nthis is not python\n')
+    out = tmp_path / 'base'
+    out.mkdir()
+    # a rerun's old files do not pass for this run's
+    (out / 'iter_3.pth').write_bytes(b'old')
+    (out / 'last_checkpoint').write_text(str(out / 'iter_5.pth'))
+    running = detector_runs.start_jobs([DetectorJob('base', str(broken), {}, str(out))],
+                                       threads=1, progress=False)
+    with pytest.raises(RuntimeError, match=rf'toy-world detector base has no checkpoint of '
+                                           rf'iteration 3 \({out}/iter_3.pth missing, log '):
+        running.wait_for_checkpoint('base', 3)
+    with pytest.raises(RuntimeError, match='toy-world detector base failed'):
+        running.wait()

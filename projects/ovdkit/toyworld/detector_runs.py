@@ -99,10 +99,12 @@ def set_max_iters(cfg, max_iters: int) -> None:
     cfg.default_hooks.checkpoint.interval = max_iters
 
 
-def load_job_config(config: str, cfg_options: Dict, max_iters: Optional[int] = None):
-    """The job's mmengine ``Config``: the file, the options, the schedule length, and the
-    region store set in every ``LoadCLIPRegions`` (its pipeline was built from the file's
-    variable before the option could change it)."""
+def load_job_config(config: str, cfg_options: Dict, max_iters: Optional[int] = None,
+                    snapshot_iter: Optional[int] = None):
+    """The job's mmengine ``Config``: the file, the options, the schedule length, the region
+    store set in every ``LoadCLIPRegions`` (its pipeline was built from the file's variable
+    before the option could change it) and, with ``snapshot_iter``, a checkpoint also kept at
+    that iteration (``iter_<snapshot_iter>.pth`` beside the last one)."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     options = dict(cfg_options)
@@ -111,6 +113,14 @@ def load_job_config(config: str, cfg_options: Dict, max_iters: Optional[int] = N
     if max_iters:
         set_max_iters(cfg, max_iters)
     cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1  # evaluated once, by the test loop
+    if snapshot_iter:
+        last = cfg.train_cfg.max_iters
+        if not 0 < snapshot_iter < last:
+            raise ValueError(f'{config}: snapshot_iter must be in [1, {last - 1}] (max_iters '
+                             f'{last}), got {snapshot_iter}')
+        # Saved every snapshot_iter iterations and at the end; every one of them kept.
+        cfg.default_hooks.checkpoint.update(interval=snapshot_iter,
+                                            max_keep_ckpts=last // snapshot_iter + 1)
     if store is not None:
         for transform in cfg.train_dataloader.dataset.pipeline:
             if transform['type'] == 'LoadCLIPRegions':
@@ -133,6 +143,8 @@ class DetectorJob:
         synonym_classes: A vocabulary file of the same classes with synonyms
             (``red square|red box``): the trained detector is tested on it too, after the
             test on the config's vocabulary (``*_ap50_synonyms`` in the result).
+        snapshot_iter: An iteration whose checkpoint is kept too (``iter_<n>.pth``), for
+            work that can start before the job ends (:meth:`RunningJobs.wait_for_checkpoint`).
     """
 
     method: str
@@ -142,6 +154,7 @@ class DetectorJob:
     max_iters: Optional[int] = None
     inputs: List = dataclasses.field(default_factory=list)
     synonym_classes: Optional[str] = None
+    snapshot_iter: Optional[int] = None
 
     @property
     def result_path(self) -> Path:
@@ -149,7 +162,7 @@ class DetectorJob:
 
     def digest(self) -> str:
         """Digest of the resolved config and the provenance."""
-        cfg = load_job_config(self.config, self.cfg_options, self.max_iters)
+        cfg = load_job_config(self.config, self.cfg_options, self.max_iters, self.snapshot_iter)
         described = [self.inputs, cfg.pretty_text]
         if self.synonym_classes:  # left out otherwise: earlier runs keep their digest
             described.append(self.synonym_classes)
@@ -207,7 +220,7 @@ def run_job(job: DetectorJob) -> Dict:
     finished = job.finished_result()
     if finished is not None:
         return finished
-    cfg = load_job_config(job.config, job.cfg_options, job.max_iters)
+    cfg = load_job_config(job.config, job.cfg_options, job.max_iters, job.snapshot_iter)
     out_dir = Path(job.out_dir)
     max_iters = cfg.train_cfg.max_iters
     # CPU seconds next to wall seconds: on a shared machine only the former says what the
@@ -312,6 +325,39 @@ class RunningJobs:
             self.results[job.method] = json.loads(job.result_path.read_text())
         return {job.method: self.results[job.method] for job in self.jobs}
 
+    def wait_for_checkpoint(self, method: str, iteration: int) -> str:
+        """Waits until ``method``'s job has saved its checkpoint of ``iteration`` (mmengine
+        names a checkpoint in ``last_checkpoint`` once it is written) and returns its path;
+        at once for a job that was skipped.
+
+        Raises:
+            RuntimeError: the job ended without that checkpoint (names it and the log).
+        """
+        job = next(job for job in self.jobs if job.method == method)
+        out_dir = Path(job.out_dir)
+        path = out_dir / f'iter_{iteration}.pth'
+        running = [(proc, log) for j, proc, log in self.procs if j.method == method]
+        while running and not _saved_since(out_dir, iteration):
+            proc, log = running[0]
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        if not path.is_file():
+            where = f', log {running[0][1]}' if running else ''
+            raise RuntimeError(f'toy-world detector {method} has no checkpoint of iteration '
+                               f'{iteration} ({path} missing{where})')
+        return str(path)
+
+
+def _saved_since(out_dir: Path, iteration: int) -> bool:
+    """Whether mmengine's ``last_checkpoint`` in ``out_dir`` names ``iter_<n>.pth``, n >=
+    ``iteration``."""
+    marker = out_dir / 'last_checkpoint'
+    if not marker.is_file():
+        return False
+    name = Path(marker.read_text().strip()).stem
+    return name.startswith('iter_') and int(name[5:]) >= iteration
+
 
 def start_jobs(jobs: Sequence[DetectorJob], threads: int = 2, progress: bool = True,
                poll_s: float = 20.0) -> RunningJobs:
@@ -335,6 +381,9 @@ def start_jobs(jobs: Sequence[DetectorJob], threads: int = 2, progress: bool = T
     procs = []
     for job in pending:
         Path(job.out_dir).mkdir(parents=True, exist_ok=True)
+        # A rerun's old checkpoints would pass for this run's (wait_for_checkpoint).
+        for old in [*Path(job.out_dir).glob('iter_*.pth'), Path(job.out_dir) / 'last_checkpoint']:
+            old.unlink(missing_ok=True)
         spec_path = Path(job.out_dir) / 'job.json'
         write_json_atomic(dataclasses.asdict(job), spec_path)
         log = Path(job.out_dir) / 'run.log'

@@ -4,8 +4,9 @@ Every step is a function of its inputs and writes its outputs under the work dir
 skips a step whose outputs were made from the same inputs (and prints ``skipped: <step>``).
 
 The detectors share what they can. With ``base_iters`` (the default demo), one *base
-detector* (the ViLD-text config: base boxes only, the frozen text classifier) is trained
-first with every thread; its RPN proposes the regions that ViLD's image branch distils, and
+detector* (a closed-vocabulary Faster R-CNN on base boxes) trains on one thread while the
+CLIP trains on the others; its RPN at two thirds of its schedule proposes the regions that
+ViLD's image branch distils, embedded on the CLIP's thread while the base detector finishes;
 every method then starts from its weights and trains ``det_iters`` more iterations, side by
 side in one-thread processes (:func:`detector_runs.run_jobs`). Every method gets the same
 start and the same number of steps, so their differences are the methods' (as ImageNet
@@ -21,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+import open_clip
 from mmengine.device import get_device
 
 from ..regions import CLIPRegionStore, RegionStoreError, precompute_clip_regions
-from ..text import TextEmbeddingCache
+from ..text import TextEmbeddingCache, register_model_configs
 from ..text.templates import load_templates
 from ..utils.atomic_io import write_json_atomic
 from ..utils.hashing import file_sha256
@@ -45,6 +47,10 @@ METHODS = tuple(METHOD_CONFIGS)
 PROPOSAL_METHOD = 'vild-text'
 TOY_NUM_REGIONS = 24
 CROP_SCALES = (1.0, 1.5)
+#: With a base detector, its checkpoint at this fraction of its iterations proposes the
+#: regions: the CLIP finishes first, and its thread embeds them while the base detector trains
+#: on (the RPN of base boxes, as in ViLD, a third of the schedule earlier).
+PROPOSAL_SNAPSHOT = 2 / 3
 
 
 def _digest(obj) -> str:
@@ -125,7 +131,10 @@ class ToyWorldPipeline:
         template on 1x crops; skipped when made from the same world and settings."""
         stamp_path = self.clip_path.with_suffix('.json')
         templates = self.templates()
+        register_model_configs()
+        # The model's config too: a checkpoint of another image size does not load.
         inputs = dict(world=self.spec.to_dict(), steps=self.clip_steps, model=TOY_CLIP_MODEL,
+                      model_config=open_clip.get_model_config(TOY_CLIP_MODEL),
                       templates=templates, crop_scales=CROP_SCALES)
         if stamp_path.is_file() and self.clip_path.is_file():
             stamp = json.loads(stamp_path.read_text())
@@ -181,8 +190,15 @@ class ToyWorldPipeline:
         return DetectorJob(name, self.configs[method], options, str(self.work_dir / name),
                            max_iters or self.det_iters, inputs, synonym_classes=synonyms)
 
+    @property
+    def proposal_iter(self) -> Optional[int]:
+        """The base detector's iteration whose RPN proposes the regions (``None``: its last)."""
+        snapshot = round(self.base_iters * PROPOSAL_SNAPSHOT)
+        return snapshot if 0 < snapshot < self.base_iters else None
+
     def base_job(self) -> DetectorJob:
-        """The shared base detector: a closed-vocabulary Faster R-CNN on the base boxes."""
+        """The shared base detector: a closed-vocabulary Faster R-CNN on the base boxes (its
+        checkpoint at :attr:`proposal_iter` kept too)."""
         num_base = sum(c['split'] == 'base' for c in self.spec.categories())
         options = toyworld_cfg_options(str(self.world_dir), None, None,
                                        str(self.work_dir / BASE_DETECTOR),
@@ -190,16 +206,17 @@ class ToyWorldPipeline:
         options['randomness.seed'] = self.spec.seed
         return DetectorJob(BASE_DETECTOR, self.base_config, options,
                            str(self.work_dir / BASE_DETECTOR), self.base_iters,
-                           [self.spec.to_dict()])
+                           [self.spec.to_dict()], snapshot_iter=self.proposal_iter)
 
-    def clip_regions(self, proposer: Dict, config: str, options: Dict) -> Dict:
-        """Fills the region store of ViLD's image branch from ``proposer``'s checkpoint (its
+    def clip_regions(self, checkpoint: str, config: str, options: Dict,
+                     threads: Optional[int] = None) -> Dict:
+        """Fills the region store of ViLD's image branch from a detector ``checkpoint`` (its
         RPN's top :data:`TOY_NUM_REGIONS` proposals, embedded at :data:`CROP_SCALES`), built
-        from ``config`` with ``options``; returns the store's provenance and the precompute's
-        figures. A store made from another checkpoint or CLIP is replaced, since the world
-        changed under it."""
+        from ``config`` with ``options``, on ``threads`` CPU threads (default: torch's);
+        returns the store's provenance and the precompute's figures. A store made from
+        another checkpoint or CLIP is replaced, since the world changed under it."""
         figures_path = self.work_dir / 'clip_regions.json'
-        if self._region_store_up_to_date(proposer['checkpoint']):
+        if self._region_store_up_to_date(checkpoint):
             self._say('skipped: clip_regions (store up to date)')
             figures = json.loads(figures_path.read_text())
         else:
@@ -207,15 +224,21 @@ class ToyWorldPipeline:
 
             def compute():
                 return precompute_clip_regions(
-                    config, proposer['checkpoint'], TOY_CLIP_MODEL,
+                    config, checkpoint, TOY_CLIP_MODEL,
                     str(self.clip_path), str(self.region_store), num_regions=TOY_NUM_REGIONS,
                     crop_scales=CROP_SCALES, batch_size=8, workers=0, cfg_options=options,
                     device=get_device(), progress=self.progress)
+            import torch
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads or previous)
             try:
-                figures = compute()
-            except RegionStoreError:
-                shutil.rmtree(self.region_store)
-                figures = compute()
+                try:
+                    figures = compute()
+                except RegionStoreError:
+                    shutil.rmtree(self.region_store)
+                    figures = compute()
+            finally:
+                torch.set_num_threads(previous)
             write_json_atomic(figures, figures_path)
         meta = CLIPRegionStore(self.region_store).meta
         return dict(figures=figures,
@@ -251,18 +274,25 @@ class ToyWorldPipeline:
         wants_regions = any(m in REGION_METHODS for m in self.methods)
         if self.base_iters:
             # Stage 1: the base detector needs no CLIP: one thread trains it while the CLIP
-            # trains on the others.
-            base_run = start_jobs([self.base_job()], 1, self.progress)
-            clip_threads = max(1, self.threads - 1) if base_run.procs else self.threads
-            clip = self._timed('train_clip', lambda: self.train_clip(world, clip_threads))
+            # trains on the others, then embeds the regions its RPN proposes at proposal_iter.
+            base_job = self.base_job()
+            base_run = start_jobs([base_job], 1, self.progress)
+            own_threads = max(1, self.threads - 1) if base_run.procs else self.threads
+            clip = self._timed('train_clip', lambda: self.train_clip(world, own_threads))
             self._text_embeddings_step(world)
-            base = self._timed(f'{BASE_DETECTOR} (after train_clip)',
-                               base_run.wait)[BASE_DETECTOR]
-            self.base_result = base
+            last_step = 'train_clip'
+            proposer = None
             if wants_regions:
-                base_options = self.base_job().cfg_options
+                proposer = self._timed(
+                    f'{BASE_DETECTOR} iteration {self.proposal_iter or self.base_iters} '
+                    f'(after train_clip)', lambda: base_run.wait_for_checkpoint(
+                        BASE_DETECTOR, self.proposal_iter or self.base_iters))
                 regions = self._timed('clip_regions', lambda: self.clip_regions(
-                    base, self.base_config, base_options))
+                    proposer, self.base_config, base_job.cfg_options, own_threads))
+                last_step = 'clip_regions'
+            base = self._timed(f'{BASE_DETECTOR} (after {last_step})',
+                               base_run.wait)[BASE_DETECTOR]
+            self.base_result = dict(base, proposal_checkpoint=proposer) if regions else base
             # Stage 2: every method from the base detector's weights, side by side.
             todo = [m for m in METHODS if m in self.methods]
             if todo:
@@ -284,7 +314,8 @@ class ToyWorldPipeline:
             if second:
                 proposer = self.job(PROPOSAL_METHOD)
                 regions = self._timed('clip_regions', lambda: self.clip_regions(
-                    results[PROPOSAL_METHOD], proposer.config, proposer.cfg_options))
+                    results[PROPOSAL_METHOD]['checkpoint'], proposer.config,
+                    proposer.cfg_options))
                 results.update(self._timed('detectors:' + '+'.join(second), lambda: run_jobs(
                     [self.job(m, [regions['provenance']]) for m in second], self.threads,
                     self.progress)))

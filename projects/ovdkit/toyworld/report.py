@@ -70,6 +70,7 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
                   f"Every method below starts from one base detector: mmdet's Faster R-CNN with "
                   f"a cosine classifier over the base categories, trained {base['iterations']} "
                   f"iterations on base boxes ({base['train_s']} s, beside the CLIP); its RPN "
+                  f"at `{Path(base.get('proposal_checkpoint', base['checkpoint'])).name}` "
                   f"proposed the CLIP regions. Its AP50 on the base categories: "
                   f"{base['base_ap50']:.1f}. The iterations below come after it.", '']
     if results:
