@@ -1,9 +1,10 @@
-# The toy world's base detector: mmdet's Faster R-CNN with a learnt linear classifier over the
+# The toy world's base detector: mmdet's Faster R-CNN with a learnt cosine classifier over the
 # base categories, trained on base boxes only (novel objects are in the images, never boxed).
 # It needs nothing from the tiny CLIP, so the demo trains it while the CLIP trains; its RPN
-# proposes the regions ViLD distils, and every method (ViLD-text, ViLD, ViLD-ensemble,
-# grounding) starts from its weights, as real detectors start from a shared pretrained model.
-# Evaluated on the base categories of val (CocoMetric: a linear classifier knows no novel name).
+# (the checkpoint at 2/3 of the schedule) proposes the regions ViLD distils, and every method
+# (ViLD-text, ViLD, ViLD-ensemble, grounding) starts from its last weights, as real detectors
+# start from a shared pretrained model. Evaluated on the base categories of val (CocoMetric: a
+# closed-vocabulary classifier knows no novel name).
 _base_ = [
     '../_base_/models/faster-rcnn_r18_fpn_toyworld.py',
     '../_base_/datasets/toyworld_detection.py',

@@ -163,7 +163,9 @@ class DetectorJob:
     def digest(self) -> str:
         """Digest of the resolved config and the provenance."""
         cfg = load_job_config(self.config, self.cfg_options, self.max_iters, self.snapshot_iter)
-        described = [self.inputs, cfg.pretty_text]
+        # The config's values as JSON, not its pretty_text: yapf formatting took ~1 s a call,
+        # paid for every job before the jobs start and twice more in each job.
+        described = [self.inputs, json.dumps(cfg.to_dict(), sort_keys=True, default=repr)]
         if self.synonym_classes:  # left out otherwise: earlier runs keep their digest
             described.append(self.synonym_classes)
         text = json.dumps(described, sort_keys=True)
