@@ -90,6 +90,9 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     # trained from scratch here
     model = create_clip_model(TOY_CLIP_MODEL, pretrained=None, device=device)
     model.train()
+    # channels_last: oneDNN's convolutions on CPU take this layout; a step of the image tower
+    # (batch 128, forward and backward) 323 -> 257 ms on one thread.
+    model.visual.to(memory_format=torch.channels_last)
     cfg = open_clip.get_model_config(TOY_CLIP_MODEL)
     size = cfg['vision_cfg']['image_size']
     mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
@@ -127,7 +130,8 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         rois = torch.cat([torch.arange(batch_size).unsqueeze(1).float(), centre - half,
                           centre + half], dim=1).to(device)
         batch_images = images[img_idx[pick].to(device)].float() / 255
-        crops = crop_and_normalize(batch_images, rois, size, mean, std)
+        crops = crop_and_normalize(batch_images, rois, size, mean, std).contiguous(
+            memory_format=torch.channels_last)
         used, rows = torch.unique(caption_index[pick], return_inverse=True)
         image_f = model.encode_image(crops, normalize=True)
         text_f = model.encode_text(tokens[used.to(device)], normalize=True)[rows.to(device)]
@@ -141,7 +145,7 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         if bar:
             bar.update()
     seconds = time.perf_counter() - start
-    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    state = {k: v.cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(out_path, lambda tmp: torch.save(state, tmp))
     return dict(steps=steps, batch_size=batch_size, seconds=round(seconds, 1),
                 crops_per_s=round(steps * batch_size / seconds, 1),
