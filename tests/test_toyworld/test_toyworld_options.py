@@ -131,3 +131,16 @@ def test_waiting_for_a_checkpoint_the_job_never_saved(tmp_path):
         running.wait_for_checkpoint('base', 3)
     with pytest.raises(RuntimeError, match='toy-world detector base failed'):
         running.wait()
+
+
+def test_job_digest_follows_the_resolved_config():
+    config = method_config(str(CONFIG_DIR), 'base-detector')
+
+    def digest(options=None, **kwargs):
+        return DetectorJob('base', config, dict(options or {}), '/tmp/out', 1500, ['world'],
+                           **kwargs).digest()
+    same = digest()
+    assert same == digest() and len(same) == 16
+    assert digest({'optim_wrapper.optimizer.lr': 1e-3}) != same  # a config value
+    assert digest(snapshot_iter=1000) != same  # the kept checkpoint changes the checkpoint hook
+    assert DetectorJob('base', config, {}, '/tmp/out', 1500, ['other world']).digest() != same

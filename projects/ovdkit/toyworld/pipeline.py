@@ -14,6 +14,7 @@ initialisation is shared by ViLD's detectors); the base detector never saw a nov
 Without ``base_iters`` each method trains from scratch: ViLD-text (whose RPN proposes the
 regions) with grounding, then ViLD with ViLD-ensemble.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -141,15 +142,10 @@ class ToyWorldPipeline:
             if stamp.get('inputs_digest') == _digest(inputs):
                 self._say('skipped: train_clip (checkpoint up to date)')
                 return stamp
-        import torch
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
+        with _torch_threads(threads):
             stats = train_toy_clip(str(self.world_dir), str(self.clip_path),
                                    steps=self.clip_steps, seed=self.spec.seed,
                                    progress=self.progress)
-        finally:
-            torch.set_num_threads(previous)
         novel = world['novel_classes']
         stats['zero_shot'] = zero_shot_accuracy(
             str(self.world_dir), str(self.clip_path), load_templates(templates)[1],
@@ -228,17 +224,12 @@ class ToyWorldPipeline:
                     str(self.clip_path), str(self.region_store), num_regions=TOY_NUM_REGIONS,
                     crop_scales=CROP_SCALES, batch_size=8, workers=0, cfg_options=options,
                     device=get_device(), progress=self.progress)
-            import torch
-            previous = torch.get_num_threads()
-            torch.set_num_threads(threads or previous)
-            try:
+            with _torch_threads(threads):
                 try:
                     figures = compute()
                 except RegionStoreError:
                     shutil.rmtree(self.region_store)
                     figures = compute()
-            finally:
-                torch.set_num_threads(previous)
             write_json_atomic(figures, figures_path)
         meta = CLIPRegionStore(self.region_store).meta
         return dict(figures=figures,
@@ -283,10 +274,10 @@ class ToyWorldPipeline:
             last_step = 'train_clip'
             proposer = None
             if wants_regions:
+                propose_at = self.proposal_iter or self.base_iters
                 proposer = self._timed(
-                    f'{BASE_DETECTOR} iteration {self.proposal_iter or self.base_iters} '
-                    f'(after train_clip)', lambda: base_run.wait_for_checkpoint(
-                        BASE_DETECTOR, self.proposal_iter or self.base_iters))
+                    f'{BASE_DETECTOR} iteration {propose_at} (after train_clip)',
+                    lambda: base_run.wait_for_checkpoint(BASE_DETECTOR, propose_at))
                 regions = self._timed('clip_regions', lambda: self.clip_regions(
                     proposer, self.base_config, base_job.cfg_options, own_threads))
                 last_step = 'clip_regions'
@@ -347,6 +338,19 @@ class ToyWorldPipeline:
         if regions and regions['figures'].get('images'):
             summary['clip_regions_crops_per_s'] = regions['figures']['crops_per_s']
         return summary
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: Optional[int]):
+    """Runs the block on ``threads`` torch CPU threads (``None``: as many as now), then
+    restores the previous count."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _cpu_seconds() -> float:

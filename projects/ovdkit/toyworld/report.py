@@ -69,9 +69,10 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
         lines += ['## Base detector', '',
                   f"Every method below starts from one base detector: mmdet's Faster R-CNN with "
                   f"a cosine classifier over the base categories, trained {base['iterations']} "
-                  f"iterations on base boxes ({base['train_s']} s, beside the CLIP); its RPN "
-                  f"at `{Path(base.get('proposal_checkpoint', base['checkpoint'])).name}` "
-                  f"proposed the CLIP regions. Its AP50 on the base categories: "
+                  f"iterations on base boxes ({base['train_s']} s, beside the CLIP)"
+                  + (f"; its RPN at `{Path(base['proposal_checkpoint']).name}` proposed the "
+                     f"CLIP regions" if base.get('proposal_checkpoint') else '')
+                  + f". Its AP50 on the base categories: "
                   f"{base['base_ap50']:.1f}. The iterations below come after it.", '']
     if results:
         lines += ['## Detectors (AP50, %)', '',
