@@ -28,7 +28,8 @@ def world(tmp_path_factory):
 
 def test_same_seed_same_world_other_seed_other_world(world, tmp_path):
     spec, root, _ = world
-    generate_world(spec, str(tmp_path / 'again'), progress=False)
+    # Drawn by two processes: the same files as one.
+    generate_world(spec, str(tmp_path / 'again'), progress=False, workers=2)
     assert _digest(tmp_path / 'again') == _digest(root)
     generate_world(ToyWorldSpec(seed=4, **TINY), str(tmp_path / 'other'), progress=False)
     assert json.loads((tmp_path / 'other/annotations/val.json').read_text()) != \

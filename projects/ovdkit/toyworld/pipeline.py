@@ -259,7 +259,7 @@ class ToyWorldPipeline:
         if world_is_complete(self.spec, str(self.world_dir)):
             self._say('skipped: generate_world (world up to date)')
         world = self._timed('generate_world', lambda: generate_world(
-            self.spec, str(self.world_dir), progress=self.progress))
+            self.spec, str(self.world_dir), progress=self.progress, workers=self.threads))
         results: Dict[str, Dict] = {}
         regions = None
         wants_regions = any(m in REGION_METHODS for m in self.methods)

@@ -26,6 +26,8 @@ from ..text.templates import SINGLE_TEMPLATES
 from ..utils.atomic_io import atomic_write
 
 TOY_CLIP_MODEL = 'OVD-TinyCLIP-RN'
+#: AdamW weight decay of the tiny CLIP's matrices (not of norms, biases, the logit scale).
+WEIGHT_DECAY = 0.1
 
 
 def load_caption_set(world_dir: str, split: str) -> Tuple[torch.Tensor, Dict]:
@@ -45,6 +47,43 @@ def _object_table(data: Dict) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     boxes = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1)
     labels = torch.tensor([cat_index[a['category_id']] for a in data['annotations']])
     return img, boxes, labels
+
+
+class CompactTokenTable(torch.nn.Module):
+    """The rows of a token table that a training set's tokens use, trained in its place.
+
+    The captions of a world use a few dozen of the 49408 tokens, but a dense table is
+    zero-filled, back-propagated and updated whole every step. The other rows get no
+    gradient, so AdamW only decays them: :meth:`merged` writes the trained rows back and
+    scales the rest by the same decay, giving the table dense training would have given.
+    Tokens keep their ids (open_clip pools the text at the largest id, its end token).
+
+    Args:
+        table: The model's ``nn.Embedding`` (``(vocab, width)``).
+        token_ids: Every token the training will look up (any shape).
+    """
+
+    def __init__(self, table: torch.nn.Embedding, token_ids: torch.Tensor) -> None:
+        super().__init__()
+        used = torch.unique(token_ids.flatten())
+        lookup = torch.full((table.num_embeddings,), -1, dtype=torch.long, device=used.device)
+        lookup[used] = torch.arange(len(used), device=used.device)
+        self.register_buffer('lookup', lookup, persistent=False)
+        self.register_buffer('used', used, persistent=False)
+        self.weight = torch.nn.Parameter(table.weight.detach()[used].clone())
+        self.table = table
+        self.decay = 1.0  # product of AdamW's (1 - lr * weight_decay) over the steps
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` token ids -> ``(B, L, width)`` embeddings."""
+        return torch.nn.functional.embedding(self.lookup[tokens], self.weight)
+
+    def merged(self) -> torch.nn.Embedding:
+        """The full table: the trained rows, the others decayed."""
+        with torch.no_grad():
+            self.table.weight.mul_(self.decay)
+            self.table.weight[self.used] = self.weight.detach()
+        return self.table
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float):
@@ -105,11 +144,12 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     distinct = sorted({a['caption'] for a in data['annotations']})
     caption_index = torch.tensor([distinct.index(a['caption']) for a in data['annotations']])
     tokens = tokenizer(distinct).to(device)
+    model.token_embedding = CompactTokenTable(model.token_embedding, tokens)
     loss_fn = open_clip.ClipLoss()
     # fused: one kernel for the whole AdamW update, 5x faster on CPU than foreach (which was
     # faster than torch's CPU default, a per-tensor loop); most of the weights are the token
     # table (49408 x width), updated densely as before.
-    optimizer = torch.optim.AdamW(_param_groups(model, 0.1), lr=lr, betas=(0.9, 0.98),
+    optimizer = torch.optim.AdamW(_param_groups(model, WEIGHT_DECAY), lr=lr, betas=(0.9, 0.98),
                                   eps=1e-6, fused=True)
     warmup = max(1, int(0.05 * steps))
     bar = ProgressBar(steps, file=sys.stderr) if progress else None
@@ -119,6 +159,7 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
             lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
         for group in optimizer.param_groups:
             group['lr'] = scale
+        model.token_embedding.decay *= 1 - scale * WEIGHT_DECAY
         pick = torch.from_numpy(rng.integers(0, len(labels), batch_size))
         box = square_crop_boxes(boxes[pick], 1.0)
         side = (box[:, 2] - box[:, 0]).unsqueeze(1)
@@ -145,6 +186,7 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
         if bar:
             bar.update()
     seconds = time.perf_counter() - start
+    model.token_embedding = model.token_embedding.merged()
     state = {k: v.cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(out_path, lambda tmp: torch.save(state, tmp))
     return dict(steps=steps, batch_size=batch_size, seconds=round(seconds, 1),

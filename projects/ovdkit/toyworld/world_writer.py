@@ -16,9 +16,10 @@ Layout under ``out_dir``::
     samples.png                     a few val scenes with their boxes (novel in white)
 """
 import json
+import multiprocessing
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from mmengine.utils import ProgressBar
@@ -74,6 +75,54 @@ def _draw_samples(root: Path, val: Dict, categories: List[Dict], n: int = 8) -> 
     atomic_write(root / 'samples.png', lambda tmp: sheet.save(tmp, format='PNG'))
 
 
+# What a drawing worker needs, set once per process (:func:`_start_drawing`).
+_DRAWING: Dict = {}
+
+
+def _start_drawing(spec: ToyWorldSpec, categories: List[Dict], root: Path) -> None:
+    _DRAWING.update(spec=spec, categories=categories, root=root)
+
+
+def _draw_scene(task: Tuple[str, int]) -> List[Dict]:
+    """Renders scene ``index`` of ``split``, saves its PNG and returns its objects."""
+    split, index = task
+    spec = _DRAWING['spec']
+    image, objects = render_scene(
+        scene_rng(spec.seed, split, index), _DRAWING['categories'], spec.image_size,
+        spec.max_objects, spec.min_object_size, spec.max_object_size)
+    image.save(_DRAWING['root'] / 'images' / f'{split}/{index + 1:06d}.png')
+    return objects
+
+
+def _annotate_split(spec: ToyWorldSpec, split: str, categories: List[Dict], novel_ids: set,
+                    caption_names: Dict[int, List[str]], drawn: Iterator[List[Dict]],
+                    bar: Optional[ProgressBar]) -> Dict:
+    """The COCO dict of ``split`` from the objects of its scenes, taken in order from
+    ``drawn``: novel objects of train left unannotated, captions for the caption set."""
+    images, anns = [], []
+    for index in range(_count(spec, split)):
+        objects = next(drawn)
+        image_id = index + 1
+        names_rng = caption_rng(spec.seed, split, index) if spec.shape_synonyms else None
+        images.append(dict(id=image_id, file_name=f'{split}/{image_id:06d}.png',
+                           width=spec.image_size, height=spec.image_size))
+        for obj in objects:
+            if split == 'train' and obj['category_id'] in novel_ids:
+                continue  # drawn but unannotated, like novel objects in OV-COCO train
+            ann = dict(id=len(anns) + 1, image_id=image_id, category_id=obj['category_id'],
+                       bbox=[round(v, 2) for v in obj['bbox']], iscrowd=0,
+                       area=round(obj['bbox'][2] * obj['bbox'][3], 2))
+            if split.startswith('clip'):
+                names = caption_names[obj['category_id']]
+                name = names[names_rng.integers(len(names))] if names_rng else names[0]
+                ann['caption'] = f'a photo of a {name}.'
+            anns.append(ann)
+        if bar:
+            bar.update()
+    kept_cats = [c for c in categories if split != 'train' or c['split'] == 'base']
+    return dict(images=images, annotations=anns, categories=kept_cats)
+
+
 def world_is_complete(spec: ToyWorldSpec, out_dir: str) -> bool:
     """True when ``out_dir`` holds a finished world drawn from exactly this spec."""
     path = Path(out_dir) / 'world.json'
@@ -82,13 +131,16 @@ def world_is_complete(spec: ToyWorldSpec, out_dir: str) -> bool:
     return json.loads(path.read_text()).get('spec') == spec.to_dict()
 
 
-def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> Dict:
+def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True,
+                   workers: int = 1) -> Dict:
     """Draws every scene of the world and writes the files listed in the module docstring.
 
     Args:
         spec: The world.
         out_dir: Folder to write (created); a finished world of the same spec is kept as is.
         progress: Show a progress bar over scenes.
+        workers: Processes drawing scenes. Every scene has its own seeded generator
+            (:func:`scene_rng`), so the files are the same for any count.
 
     Returns:
         The content of ``world.json``: spec, split kind, novel names and counts.
@@ -105,33 +157,24 @@ def generate_world(spec: ToyWorldSpec, out_dir: str, progress: bool = True) -> D
     datasets = {}
     for split in SPLITS:
         (root / 'images' / split).mkdir(parents=True, exist_ok=True)
-        images, anns = [], []
-        kept_cats = [c for c in categories if split != 'train' or c['split'] == 'base']
-        for index in range(_count(spec, split)):
-            image, objects = render_scene(
-                scene_rng(spec.seed, split, index), categories, spec.image_size,
-                spec.max_objects, spec.min_object_size, spec.max_object_size)
-            image_id = index + 1
-            names_rng = caption_rng(spec.seed, split, index) if spec.shape_synonyms else None
-            file_name = f'{split}/{image_id:06d}.png'
-            image.save(root / 'images' / file_name)
-            images.append(dict(id=image_id, file_name=file_name, width=spec.image_size,
-                               height=spec.image_size))
-            for obj in objects:
-                if split == 'train' and obj['category_id'] in novel_ids:
-                    continue  # drawn but unannotated, like novel objects in OV-COCO train
-                ann = dict(id=len(anns) + 1, image_id=image_id, category_id=obj['category_id'],
-                           bbox=[round(v, 2) for v in obj['bbox']], iscrowd=0,
-                           area=round(obj['bbox'][2] * obj['bbox'][3], 2))
-                if split.startswith('clip'):
-                    names = caption_names[obj['category_id']]
-                    name = names[names_rng.integers(len(names))] if names_rng else names[0]
-                    ann['caption'] = f'a photo of a {name}.'
-                anns.append(ann)
-            if bar:
-                bar.update()
-        datasets[split] = dict(images=images, annotations=anns, categories=kept_cats)
-        counts[split] = dict(images=len(images), annotations=len(anns))
+    tasks = [(split, index) for split in SPLITS for index in range(_count(spec, split))]
+    pool: Optional[multiprocessing.pool.Pool] = None
+    if workers > 1:
+        pool = multiprocessing.Pool(workers, _start_drawing, (spec, categories, root))
+        drawn = pool.imap(_draw_scene, tasks,
+                          chunksize=max(1, min(32, len(tasks) // (4 * workers))))
+    else:
+        _start_drawing(spec, categories, root)
+        drawn = iter(map(_draw_scene, tasks))
+    try:
+        for split in SPLITS:
+            datasets[split] = _annotate_split(spec, split, categories, novel_ids,
+                                              caption_names, drawn, bar)
+            counts[split] = dict(images=len(datasets[split]['images']),
+                                 annotations=len(datasets[split]['annotations']))
+    finally:
+        if pool is not None:
+            pool.terminate()
     (root / 'annotations').mkdir(exist_ok=True)
     for split, data in datasets.items():
         write_json_atomic(data, root / 'annotations' / f'{split}.json')

@@ -1,0 +1,33 @@
+"""Training the used rows of a token table gives the table dense AdamW training gives."""
+import torch
+
+from ovdkit.toyworld.toy_clip import WEIGHT_DECAY, CompactTokenTable
+
+
+def test_compact_training_equals_dense_training():
+    torch.manual_seed(0)
+    dense = torch.nn.Embedding(50, 8)
+    initial = dense.weight.detach().clone()
+    compact = CompactTokenTable(torch.nn.Embedding.from_pretrained(dense.weight.clone(),
+                                                                   freeze=False),
+                                torch.tensor([[49, 3, 7, 0], [49, 7, 0, 0]]))
+    assert compact.weight.shape == (4, 8)  # tokens 0, 3, 7, 49
+    target = torch.randn(2, 4, 8)
+    optimizers = [torch.optim.AdamW([m.weight], lr=0.0, weight_decay=WEIGHT_DECAY)
+                  for m in (dense, compact)]
+    tokens = torch.tensor([[49, 3, 7, 0], [49, 7, 0, 0]])
+    for step, lr in enumerate((0.1, 0.05, 0.02)):
+        for module, opt in zip((dense, compact), optimizers):
+            opt.param_groups[0]['lr'] = lr
+            opt.zero_grad()
+            ((module(tokens) - target) ** 2).sum().backward()
+            opt.step()
+        compact.decay *= 1 - lr * WEIGHT_DECAY
+        torch.testing.assert_close(compact(tokens), dense(tokens), rtol=0, atol=0)
+    merged = compact.merged()
+    assert isinstance(merged, torch.nn.Embedding) and merged.weight.shape == (50, 8)
+    torch.testing.assert_close(merged.weight, dense.weight, rtol=1e-6, atol=1e-7)
+    # The unused rows only decayed (0.99 x 0.995 x 0.998 here); the used ones learnt.
+    assert abs(compact.decay - 0.98308) < 1e-5
+    torch.testing.assert_close(merged.weight[5], initial[5] * compact.decay)
+    assert (merged.weight[3] - initial[3] * compact.decay).abs().max() > 0.01
