@@ -107,7 +107,8 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     assert (tmp_path / 'ap50.png').is_file()
     report = (tmp_path / 'report.md').read_text()
     assert 'concepts' in report and 'red star, blue star' in report
-    assert 'templates `single`, crops at 1x + 1.5x' in report
+    assert 'templates `single`, crops at 1.25x' in report
+    assert 'crops (1.25x of the top proposals)' in report
     assert '| method | novel | base | all | novel, one name |' in report
     assert f"| vild | {first['vild/novel_ap50_synonyms']:.1f} | " in report
     assert "mmdet's Faster R-CNN with a cosine classifier over the base categories, trained 2 " \

@@ -128,11 +128,17 @@ class GatherRoIAlign(nn.Module):
             along_y(wy_lo) * along_x(wx_lo), along_y(wy_lo) * along_x(wx_hi),
             along_y(wy_hi) * along_x(wx_lo), along_y(wy_hi) * along_x(wx_hi)
         ], dim=-1) * keep[..., None]
-        # One bag per output bin: (R, out_h, out_w) bags of grid_h * grid_w * 4 samples.
+        # One bag per output bin, (R, out_h, out_w) of them. Samples are padded to the
+        # largest RoI's grid and masked above; the bags keep only weighted samples, so one
+        # long RoI does not make every bag long (and the backward's sort longer).
         index = index.permute(0, 1, 3, 2, 4, 5).reshape(num * out_h * out_w, -1)
         weight = weight.permute(0, 1, 3, 2, 4, 5).reshape(num * out_h * out_w, -1)
+        used = weight != 0
+        sizes = used.sum(dim=1)
+        offsets = torch.cumsum(sizes, dim=0) - sizes
         table = input.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
-        pooled = F.embedding_bag(index, table, per_sample_weights=weight, mode='sum')
+        pooled = F.embedding_bag(index[used], table, offsets, mode='sum',
+                                 per_sample_weights=weight[used])
         return pooled.view(num, out_h, out_w, channels).permute(0, 3, 1, 2)
 
     def __repr__(self) -> str:

@@ -62,7 +62,8 @@ def write_report(work_dir: Path, world: Dict, clip: Dict, results: Dict, timings
         f"(novel {zs1['novel_acc']:.4f}).", '']
     if regions:
         lines += ['## CLIP regions (ViLD-image targets)', '',
-                  f"{regions['images']} training images, {regions['crops']} crops (1x and 1.5x "
+                  f"{regions['images']} training images, {regions['crops']} crops ("
+                  f"{' + '.join(f'{s:g}x' for s in regions['crop_scales'])} "
                   f"of the top proposals) embedded at {regions['crops_per_s']} crops/s "
                   f"({regions['seconds']} s) into `{regions['store']}`.", '']
     if base:

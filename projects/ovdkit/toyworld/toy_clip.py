@@ -10,6 +10,7 @@ import json
 import math
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -17,6 +18,7 @@ import numpy as np
 import open_clip
 import torch
 from mmengine.utils import ProgressBar
+from open_clip.modified_resnet import ModifiedResNet
 from PIL import Image
 
 from ..regions.clip_region_embedder import CLIPRegionEmbedder
@@ -86,6 +88,14 @@ class CompactTokenTable(torch.nn.Module):
         return self.table
 
 
+def _forward_bfloat16_trunk(visual: ModifiedResNet, x: torch.Tensor) -> torch.Tensor:
+    """``ModifiedResNet.forward`` with the stem and the four stages in bfloat16 autocast and
+    the attention pool in float32 (its output is normalised and scaled by up to 100)."""
+    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+        x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(visual.stem(x)))))
+    return visual.attnpool(x.float())
+
+
 def _param_groups(model: torch.nn.Module, weight_decay: float):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -132,6 +142,12 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     # channels_last: oneDNN's convolutions on CPU take this layout; a step of the image tower
     # (batch 128, forward and backward) 323 -> 257 ms on one thread.
     model.visual.to(memory_format=torch.channels_last)
+    # The convolution stages train in bfloat16 autocast (AMX / AVX-512 BF16 on CPU, tensor
+    # cores on GPUs): 60 steps 21.4 -> 17.7 s, twice each. Weights and optimiser stay float32,
+    # and the saved model runs in float32 wherever it is loaded.
+    if isinstance(model.visual, ModifiedResNet) and (
+            device == 'cpu' or torch.cuda.is_bf16_supported()):
+        model.visual.forward = types.MethodType(_forward_bfloat16_trunk, model.visual)
     cfg = open_clip.get_model_config(TOY_CLIP_MODEL)
     size = cfg['vision_cfg']['image_size']
     mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD

@@ -1,7 +1,11 @@
-"""Training the used rows of a token table gives the table dense AdamW training gives."""
+"""The tiny CLIP's training shortcuts: the compact token table gives the table dense AdamW
+training gives; the image tower's bfloat16 stages keep float32 outputs close to float32's."""
+import open_clip
 import torch
 
-from ovdkit.toyworld.toy_clip import WEIGHT_DECAY, CompactTokenTable
+from ovdkit.text import register_model_configs
+from ovdkit.toyworld.toy_clip import (TOY_CLIP_MODEL, WEIGHT_DECAY, CompactTokenTable,
+                                      _forward_bfloat16_trunk)
 
 
 def test_compact_training_equals_dense_training():
@@ -31,3 +35,16 @@ def test_compact_training_equals_dense_training():
     assert abs(compact.decay - 0.98308) < 1e-5
     torch.testing.assert_close(merged.weight[5], initial[5] * compact.decay)
     assert (merged.weight[3] - initial[3] * compact.decay).abs().max() > 0.01
+
+
+def test_bfloat16_image_stages_float32_pool():
+    register_model_configs()
+    torch.manual_seed(0)
+    visual = open_clip.create_model(TOY_CLIP_MODEL).visual.eval()
+    crops = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        exact, low = visual(crops), _forward_bfloat16_trunk(visual, crops)
+    assert low.dtype == torch.float32 and low.shape == exact.shape == (4, 128)
+    assert not torch.equal(low, exact)
+    cosine = torch.nn.functional.cosine_similarity(low, exact, dim=1)
+    assert cosine.min() > 0.99, cosine
