@@ -26,7 +26,7 @@ def test_presets_and_explicit_flags():
     default = tool.parse_args([])
     assert default.methods == ['vild-text', 'vild', 'vild-ensemble']
     assert (default.max_objects, default.object_size, default.clip_steps, default.base_iters,
-            default.det_iters) == (4, (24, 44), 900, 1300, 300)
+            default.det_iters) == (4, (24, 44), 900, 1500, 300)
     assert tool.parse_args(['--methods', 'all']).methods == [
         'vild-text', 'vild', 'vild-ensemble', 'grounding']
     hard = tool.parse_args(['--hard', '--methods', 'vild-text,vild'])

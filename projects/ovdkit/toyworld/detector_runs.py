@@ -29,7 +29,7 @@ METHOD_CONFIGS = {
 }
 #: The shared base detector (a closed-vocabulary Faster R-CNN on base boxes) and its config.
 BASE_DETECTOR = 'base-detector'
-BASE_DETECTOR_CONFIG = 'faster-rcnn_r18_fpn_1xb8-1300i_toyworld-base.py'
+BASE_DETECTOR_CONFIG = 'faster-rcnn_r18_fpn_1xb8-1500i_toyworld-base.py'
 #: Methods that distil CLIP regions (they need the region store).
 REGION_METHODS = ('vild', 'vild-ensemble')
 

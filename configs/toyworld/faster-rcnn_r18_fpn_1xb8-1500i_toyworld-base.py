@@ -29,7 +29,7 @@ val_evaluator = dict(_delete_=True, type='CocoMetric',
                      ann_file=world_root + 'annotations/val.json', metric='bbox')
 test_evaluator = val_evaluator
 
-max_iters = 1300
+max_iters = 1500
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
