@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: its checkpoint at iteration 1000 proposes the regions that the CLIP's thread embeds after the
 #: CLIP), then 300 iterations of every method from its weights. Fewer base iterations do not
 #: pay: its base AP50 on seed 0 was 76.0 after 1500, 70.3 after 1400, 44.5 and 40.2 (another
-#: sampling seed) after 1300. Measured on seed 0 (novel / base AP50): ViLD-text 21.0 / 85.8
-#: and ViLD 61.3 / 83.2 this way (three seeds: README); with the
+#: sampling seed) after 1300. Measured on seed 0 (novel / base AP50): ViLD-text 20.8 / 86.9
+#: and ViLD 65.1 / 87.7 this way (three seeds: README); with the
 #: v1-era linear-classifier base detector from a 1000-iteration base + 400: 29.7 / 38.1 and
 #: 36.9 / 33.9; each from scratch, 1500 iterations (3x the CPU): 25.2 / 89.4 and 48.8 / 70.7.
 PRESETS = {

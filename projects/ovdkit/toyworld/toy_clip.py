@@ -73,7 +73,7 @@ class CompactTokenTable(torch.nn.Module):
         self.register_buffer('lookup', lookup, persistent=False)
         self.register_buffer('used', used, persistent=False)
         self.weight = torch.nn.Parameter(table.weight.detach()[used].clone())
-        self.table = table
+        self.table = table  # never in the forward: no gradient, so AdamW skips it
         self.decay = 1.0  # product of AdamW's (1 - lr * weight_decay) over the steps
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -163,8 +163,7 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     model.token_embedding = CompactTokenTable(model.token_embedding, tokens)
     loss_fn = open_clip.ClipLoss()
     # fused: one kernel for the whole AdamW update, 5x faster on CPU than foreach (which was
-    # faster than torch's CPU default, a per-tensor loop); most of the weights are the token
-    # table (49408 x width), updated densely as before.
+    # faster than torch's CPU default, a per-tensor loop).
     optimizer = torch.optim.AdamW(_param_groups(model, WEIGHT_DECAY), lr=lr, betas=(0.9, 0.98),
                                   eps=1e-6, fused=True)
     warmup = max(1, int(0.05 * steps))
