@@ -1,8 +1,8 @@
 """AutocastTrunkFasterRCNN: bfloat16 trunk while training, float32 features, heads and tests."""
 import pytest
 import torch
-from mmengine.config import Config
 from mmdet.registry import MODELS
+from mmengine.config import Config
 
 import ovdkit  # noqa: F401  (registers the model)
 from ovdkit.testing import REPO
