@@ -48,3 +48,28 @@ def test_bfloat16_image_stages_float32_pool():
     assert not torch.equal(low, exact)
     cosine = torch.nn.functional.cosine_similarity(low, exact, dim=1)
     assert cosine.min() > 0.99, cosine
+
+
+def test_training_uses_both_and_saves_the_full_table(tmp_path, monkeypatch):
+    from ovdkit.toyworld import ToyWorldSpec, generate_world, toy_clip
+    spec = ToyWorldSpec(seed=2, shapes=('circle', 'star'), colors=('red', 'blue'), num_train=2,
+                        num_val=2, num_clip_train=6, num_clip_val=2, novel_shapes=('star',))
+    generate_world(spec, str(tmp_path / 'world'), progress=False)
+    calls = {'trunk': 0, 'merged': 0}
+    trunk, merged = toy_clip._forward_bfloat16_trunk, CompactTokenTable.merged
+
+    def counted_trunk(visual, x):
+        calls['trunk'] += 1
+        return trunk(visual, x)
+
+    def counted_merged(self):
+        calls['merged'] += 1
+        return merged(self)
+    monkeypatch.setattr(toy_clip, '_forward_bfloat16_trunk', counted_trunk)
+    monkeypatch.setattr(CompactTokenTable, 'merged', counted_merged)
+    toy_clip.train_toy_clip(str(tmp_path / 'world'), str(tmp_path / 'clip.pt'), steps=2,
+                            batch_size=4, progress=False, device='cpu')
+    assert calls == {'trunk': 2, 'merged': 1}
+    state = torch.load(tmp_path / 'clip.pt')
+    assert state['token_embedding.weight'].shape == (49408, 128)
+    assert not any(k.startswith('token_embedding.table') for k in state)
