@@ -14,7 +14,7 @@ from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_sce
 from ovdkit.text import EmbeddingMismatchError
 from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
 
-VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
+VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
 BASE = ['red star', 'blue circle']  # the training vocabulary of build_checkpoint
 # novel names among the base ones
 ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']

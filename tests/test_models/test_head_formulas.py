@@ -27,10 +27,10 @@ DIM = 128
 # novel names first and between base names
 MIXED = ['yellow heart', 'red star', 'purple cross', 'blue circle', 'green square']
 NOVEL = {'yellow heart', 'purple cross'}
-VILD_TEXT = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
-VILD = 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py'
-ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
-GROUNDING = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+VILD_TEXT = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
+VILD = 'configs/toyworld/vild_r18_fpn_1xb8-300i_toyworld.py'
+ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
+GROUNDING = 'configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py'
 
 
 def _head_cfg(config, **changes):

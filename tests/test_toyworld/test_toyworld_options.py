@@ -52,9 +52,13 @@ def test_bad_options_are_named(argv, named, capsys):
 
 def test_schedule_is_stretched_or_shrunk_in_proportion():
     cfg = Config.fromfile(method_config(str(CONFIG_DIR), 'vild-text'))
-    assert cfg.train_cfg.max_iters == 800  # the shipped schedule the proportions come from
+    assert cfg.train_cfg.max_iters == 300  # the shipped schedule the proportions come from
     warmup, cosine = cfg.param_scheduler
-    assert (warmup.end, cosine.begin, cosine.end) == (50, 50, 800)
+    assert (warmup.end, cosine.begin, cosine.end, cosine.T_max) == (19, 19, 300, 281)
+    set_max_iters(cfg, 300)  # the default demo's 300 iterations leave the file's schedule as is
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.begin, warmup.end, cosine.begin, cosine.end, cosine.T_max) == \
+        (0, 19, 19, 300, 281)
     set_max_iters(cfg, 400)
     warmup, cosine = cfg.param_scheduler
     assert (warmup.begin, warmup.end, cosine.begin, cosine.end, cosine.T_max) == \

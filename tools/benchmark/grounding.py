@@ -39,8 +39,8 @@ import ovdkit  # noqa: F401  (registers the heads)
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = {
-    'vild-text': REPO / 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py',
-    'grounding': REPO / 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py',
+    'vild-text': REPO / 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py',
+    'grounding': REPO / 'configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py',
 }
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
 HEAD = 'model.roi_head.bbox_head.'
 
 

@@ -32,8 +32,8 @@ from ovdkit.text import make_meta, save_text_embeddings
 
 CONFIGS = {
     'faster_rcnn': 'configs/_base_/models/faster-rcnn_r18_fpn_toyworld.py',
-    'vild_text': 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py',
-    'vild': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
+    'vild_text': 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py',
+    'vild': 'configs/toyworld/vild_r18_fpn_1xb8-300i_toyworld.py',
 }
 
 

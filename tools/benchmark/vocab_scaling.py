@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-DEFAULT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+DEFAULT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
 HEAD = 'model.roi_head.bbox_head.'
 
 

@@ -15,8 +15,8 @@ from ..text import make_meta, save_text_embeddings
 from ..toyworld import ToyWorldSpec, render_scene
 from .tools import REPO
 
-VILD_TEXT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
-GROUNDING_CONFIG = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+VILD_TEXT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
+GROUNDING_CONFIG = 'configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py'
 #: The config key prefix of the toy-world detectors' open-vocabulary head.
 HEAD = 'model.roi_head.bbox_head.'
 

@@ -22,10 +22,10 @@ from ..utils.atomic_io import write_json_atomic
 
 #: Method name -> config file name, in the order the demo reports them.
 METHOD_CONFIGS = {
-    'vild-text': 'vild-text_r18_fpn_1xb8-800i_toyworld.py',
-    'vild': 'vild_r18_fpn_1xb8-800i_toyworld.py',
-    'vild-ensemble': 'vild-ensemble_r18_fpn_1xb8-800i_toyworld.py',
-    'grounding': 'grounding_r18_fpn_1xb8-800i_toyworld.py',
+    'vild-text': 'vild-text_r18_fpn_1xb8-300i_toyworld.py',
+    'vild': 'vild_r18_fpn_1xb8-300i_toyworld.py',
+    'vild-ensemble': 'vild-ensemble_r18_fpn_1xb8-300i_toyworld.py',
+    'grounding': 'grounding_r18_fpn_1xb8-300i_toyworld.py',
 }
 #: The shared base detector (a closed-vocabulary Faster R-CNN on base boxes) and its config.
 BASE_DETECTOR = 'base-detector'
