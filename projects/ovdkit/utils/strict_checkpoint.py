@@ -177,8 +177,9 @@ def init_detector_strictly(config, checkpoint: str, device: str = 'cpu') -> nn.M
 
     check_checkpoint_file(checkpoint)
     name = str(getattr(config, 'filename', None) or config)
-    with warnings.catch_warnings():  # "checkpoint is None, use COCO classes by default"
-        warnings.simplefilter('ignore')
+    # recorded, not shown: "checkpoint is None, use COCO classes by default" (init_detector
+    # sets its own 'once' filter, so an 'ignore' filter would not hold)
+    with warnings.catch_warnings(record=True):
         model = init_detector(config, None, device='cpu')
     loaded = load_checkpoint_strictly(model, checkpoint, name)
     meta = loaded.get('meta', {}) or {}
