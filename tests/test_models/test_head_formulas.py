@@ -315,6 +315,22 @@ def test_vild_ensemble_renormalises_when_the_class_probabilities_sum_above_1(voc
     torch.testing.assert_close(scores, torch.tensor([[0.5, 0.5, 0.0]] * 2), atol=1e-4, rtol=0)
 
 
+def test_vild_ensemble_probabilities_of_a_novel_and_a_base_class():
+    """A novel class (text 0.1, image 0.5, text weight 1/3) before a base class (text 0.6,
+    image 0.2, text weight 2/3): 0.1^(1/3) 0.5^(2/3) = 0.29240 and 0.6^(2/3) 0.2^(1/3) =
+    0.41602, the background 1 - both = 0.29158; the mask as bool (the head) or 0 / 1 float (the
+    exported graph's input) gives the same."""
+    from ovdkit.models import vild_ensemble_probabilities
+    text, image = torch.tensor([[0.1, 0.6]]), torch.tensor([[0.5, 0.2]])
+    novel, base = 0.1 ** (1 / 3) * 0.5 ** (2 / 3), 0.6 ** (2 / 3) * 0.2 ** (1 / 3)
+    expected = torch.tensor([[novel, base, 1 - novel - base]])
+    torch.testing.assert_close(expected, torch.tensor([[0.29240, 0.41602, 0.29158]]),
+                               atol=1e-5, rtol=0)
+    for mask in (torch.tensor([False, True]), torch.tensor([0.0, 1.0])):
+        torch.testing.assert_close(
+            vild_ensemble_probabilities(text, image, mask, 2 / 3, 1 / 3), expected)
+
+
 def test_grounding_loss_of_no_region_and_of_one_region_one_token(tmp_path):
     """No region: no token loss (as mmdet's heads); one region scored against a one-token
     vocabulary ("cat"): its focal loss."""

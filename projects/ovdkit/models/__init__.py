@@ -9,11 +9,12 @@ from .bbox_nms import shared_box_multiclass_nms
 from .grounding_bbox_head import GroundingBBoxHead
 from .open_vocabulary_head import OpenVocabularyHeadMixin, open_vocabulary_heads
 from .text_embedding_classifier import TextEmbeddingClassifier
-from .vild_bbox_head import ViLDBBoxHead
+from .vild_bbox_head import ViLDBBoxHead, vild_ensemble_probabilities
 from .vild_distillation_loss import ViLDDistillationLoss
 from .vild_roi_head import ViLDRoIHead
 from .vild_text_bbox_head import ViLDTextBBoxHead
 
 __all__ = ['GroundingBBoxHead', 'OpenVocabularyHeadMixin', 'TextEmbeddingClassifier',
            'ViLDBBoxHead', 'ViLDDistillationLoss', 'ViLDRoIHead', 'ViLDTextBBoxHead',
-           'cpu_training', 'open_vocabulary_heads', 'shared_box_multiclass_nms']
+           'cpu_training', 'open_vocabulary_heads', 'shared_box_multiclass_nms',
+           'vild_ensemble_probabilities']
