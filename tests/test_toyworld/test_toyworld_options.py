@@ -6,9 +6,9 @@ import inspect
 import pytest
 from mmengine.config import Config
 
+from ovdkit.testing import REPO
 from ovdkit.toyworld import DetectorJob, detector_runs, pipeline, run_jobs
 from ovdkit.toyworld.detector_runs import method_config, set_max_iters
-from conftest import REPO
 
 CONFIG_DIR = REPO / 'configs' / 'toyworld'
 
