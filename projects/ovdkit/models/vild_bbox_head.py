@@ -119,7 +119,7 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
         is an error of the swap, not of the first image."""
         names = super().use_vocabulary(classes)
         if self.ensemble is not None:
-            self.train_classes  # noqa: B018  (resolves and memoises; raises if unreadable)
+            self._classes_of('train')  # resolves and memoises; raises if unreadable
         return names
 
     def _base_class_mask(self) -> Tensor:
