@@ -31,7 +31,7 @@ def test_presets_and_explicit_flags():
         'vild-text', 'vild', 'vild-ensemble', 'grounding']
     hard = tool.parse_args(['--hard', '--methods', 'vild-text,vild'])
     assert hard.methods == ['vild-text', 'vild']
-    # v1: every method from scratch
+    # the harder world: every method from scratch
     assert (hard.max_objects, hard.object_size, hard.clip_steps, hard.base_iters,
             hard.det_iters) == (6, (16, 40), 900, 0, 800)
     mixed = tool.parse_args(['--hard', '--det-iters', '7', '--object-size', '20,30'])
