@@ -12,6 +12,8 @@ from ovdkit.toyworld import (TOY_CLIP_MODEL, ToyWorldSpec, generate_world, train
                              zero_shot_accuracy)
 from ovdkit.utils.hashing import file_sha256
 
+pytestmark = pytest.mark.slow  # trains a tiny CLIP (module fixture) and runs the whole pipeline
+
 SMALL = dict(shapes=('circle', 'square', 'triangle'), colors=('red', 'blue'),
              num_train=4, num_val=4, num_clip_train=150, num_clip_val=40,
              novel_shapes=('triangle',))
