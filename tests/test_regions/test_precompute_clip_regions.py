@@ -95,6 +95,7 @@ def _wait_for(path, proc, timeout=120):
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_kill_9_and_restart_gives_the_uninterrupted_result(inputs):
     full = inputs / 'full'
     if not (full / 'index.json').exists():

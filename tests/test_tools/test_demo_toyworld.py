@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_tool
+from ovdkit.testing import run_tool
+
+pytestmark = pytest.mark.slow  # trains the toy world's CLIP and two detectors: minutes
 
 NOVEL = 'blue star'
 WORLD_OPTIONS = ['--shapes', 'circle,triangle,star', '--colors', 'red,green,blue', '--novel',

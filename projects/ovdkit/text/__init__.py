@@ -9,7 +9,7 @@ from .embedding_cache import (TextEmbeddingCache, load_text_embeddings, make_met
 from .sidecar_cache import CacheKind, EmbeddingMismatchError, SidecarCache, shared_encoder_pool
 from .templates import (SINGLE_TEMPLATES, TEMPLATE_SETS, VILD_TEMPLATES, load_templates,
                         name_for_prompt)
-from .token_feature_cache import TokenFeatureCache, load_token_features, save_token_features
+from .token_feature_cache import TokenFeatureCache, load_token_features
 from .vocabulary_embeddings import vocabulary_embeddings, vocabulary_token_features
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     'shared_encoder_pool', 'TextEmbeddingCache', 'load_text_embeddings', 'make_meta',
     'save_text_embeddings', 'weights_id', 'SINGLE_TEMPLATES', 'TEMPLATE_SETS', 'VILD_TEMPLATES',
     'load_templates', 'name_for_prompt', 'TokenFeatureCache', 'load_token_features',
-    'save_token_features', 'vocabulary_embeddings', 'vocabulary_token_features'
+    'vocabulary_embeddings', 'vocabulary_token_features'
 ]
 
 # OVDKit's own open_clip configs (OVD-*) are usable by name as soon as ovdkit is imported.
