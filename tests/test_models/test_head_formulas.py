@@ -1,8 +1,8 @@
-"""The heads' formulas against values computed here from their definitions (README).
+"""The heads' formulas against values computed here from their definitions (docs/design.md).
 
 Expected values come from plain torch on the heads' *inputs* (RoI features, the learned
 weights, the text embeddings or token features): mmdet's shared FC trunk, then the formula as
-the README states it. Nothing of ovdkit's classifiers, losses or helpers computes an expected
+the docs state it. Nothing of ovdkit's classifiers, losses or helpers computes an expected
 value. Test vocabularies put novel names first and between base names, so nothing can rely on
 base classes coming first.
 """
@@ -60,7 +60,7 @@ def _unit(x):
 
 
 def _vild_text_logits(head, rois, text, temperature):
-    """``[cos(Wx, t_c) ..., cos(Wx, bg)] / T`` (README, ViLD-text)."""
+    """``[cos(Wx, t_c) ..., cos(Wx, bg)] / T`` (ViLD-text)."""
     proj = head.fc_cls.projection
     region = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
     classes = torch.cat([_unit(text), _unit(head.fc_cls.background_embedding)[None]])
