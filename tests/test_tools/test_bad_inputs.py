@@ -127,12 +127,12 @@ def test_demo_out_dir_under_a_file_stops_before_the_model(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     # the config does not exist either: the out-dir check came first, before any loading
     assert err == f'error: --out-dir {blocker / "demo"} is not a writable folder ' \
-                  f'({blocker} is a file)'
+                  f'({blocker} is a file); give a folder you can write in'
     assert blocker.read_text() == 'a file, not a folder'
 
 
 def test_demo_out_dir_check_creates_nothing(tmp_path):
-    check_out_dir = load_tool('tools/demo.py').check_out_dir
+    from ovdkit.apis import check_out_dir
     check_out_dir(str(tmp_path / 'new' / 'demo'))  # creatable: fine, and not created
     assert not (tmp_path / 'new').exists()
     (tmp_path / 'locked').mkdir(mode=0o500)
