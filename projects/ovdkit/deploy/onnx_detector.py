@@ -66,6 +66,7 @@ class ONNXDetector:
         if self.meta.get('clip_pretrained_is_file'):
             recorded = resolve_recorded_path(recorded, side, self.meta)
         self.clip_pretrained = clip_pretrained or recorded
+        self._clip_given = bool(clip_pretrained)
         self.cache_dir = cache_dir or resolve_recorded_path(self.meta['cache_dir'], side,
                                                             self.meta)
         self._pipeline = None
@@ -125,9 +126,10 @@ class ONNXDetector:
         if found == expected:
             return
         wanted = f'{self.meta["clip_pretrained"]} (weights_id {expected})'
-        if found.startswith('tag:') and self.meta.get('clip_pretrained_is_file'):
+        if not self._clip_given and self.meta.get('clip_pretrained_is_file') and \
+                not Path(self.clip_pretrained).is_file():
             where = ' (recorded relative to the sidecar)' if self.meta.get('paths') == \
-                'relative' and self.clip_pretrained != self.meta['clip_pretrained'] else ''
+                'relative' else ''
             raise EmbeddingMismatchError(
                 f'ONNX detector {self.onnx_path}: CLIP weights file {self.clip_pretrained}'
                 f'{where} does not exist; the detector expects {wanted}: put that file there, '
