@@ -45,8 +45,8 @@ fi
 # What the venv must match: the pins, setup.py and this script.
 want=$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
 # The stamp is written only after a full import succeeded; a rerun checks that the packages
-# and mmcv's compiled ops are still there without importing them (0.05 s instead of ~5 s, paid
-# by every make command).
+# and mmcv's compiled ops are still there without importing them (every make command pays this
+# check, and an import of the stack takes seconds).
 present='import importlib.util as u, pathlib, sys
 m = u.find_spec("mmcv")
 sys.exit(not (m and all(u.find_spec(n) for n in ("ovdkit", "mmdet", "open_clip", "torch"))

@@ -17,6 +17,11 @@ from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_sce
 from ovdkit.text import EmbeddingMismatchError
 from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
 
+VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
+BASE = ['red star', 'blue circle']  # the training vocabulary of build_checkpoint
+# novel names among the base ones
+ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']
+
 
 def load_demo():
     """tools/demo.py as a module (its ``main(argv)`` runs in this process)."""
@@ -25,11 +30,6 @@ def load_demo():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
-BASE = ['red star', 'blue circle']  # the training vocabulary of build_checkpoint
-# novel names among the base ones
-ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']
 
 
 def spread_rpn_scores(checkpoint: str, seed: int = 0) -> None:

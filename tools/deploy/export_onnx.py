@@ -10,7 +10,8 @@ NMS and max detections); the CLIP weights file and the embedding cache are recor
 model.json (a folder with the model, CLIP file and cache runs wherever it is copied), or
 absolute with --absolute-paths. Run it with ovdkit.deploy.ONNXDetector or
 tools/demo.py --onnx model.onnx. Prints the graph's inputs and outputs; the last stdout line
-is a JSON object. Exit status 2 on a setup error (one line naming the culprit).
+is a JSON object. The checkpoint loads strictly: a missing, unexpected or mis-shaped weight is
+an error naming the first keys. Exit status 2 on a setup error (one line naming the culprit).
 """
 import argparse
 import json
@@ -46,7 +47,9 @@ def main(argv=None) -> int:
     import onnx
 
     from ovdkit.deploy import export_onnx
+    from ovdkit.utils.strict_checkpoint import check_checkpoint_file
     try:
+        check_checkpoint_file(args.checkpoint)  # a truncated file: before the model is built
         meta = export_onnx(args.config, args.checkpoint, args.out, opset=args.opset,
                            cfg_options=args.cfg_options, absolute_paths=args.absolute_paths)
     except (FileNotFoundError, TypeError, ValueError) as exc:

@@ -5,8 +5,8 @@
         [--set table|systematic|all] [--filter SUBSTR | --only ID...] [--list] [--no-baseline]
         [--timeout 900]
 
-Not run in CI: with the tests of this commit about 30 minutes on 2 busy cores (a surviving
-mutant costs its whole test set, a killed one a few seconds). The package ``projects/ovdkit``
+Not run in CI: a run takes tens of minutes on a few cores (a surviving mutant costs its whole
+test set, a killed one a few seconds). The package ``projects/ovdkit``
 is copied to a temporary folder; each mutant edits one file of that copy, and the tests of the
 mutated module (``TEST_SETS`` in ``tools/dev/mutants.py``, which defines every mutant) run with
 the copy first on ``PYTHONPATH`` (the tools the tests start as subprocesses inherit it),
@@ -17,7 +17,8 @@ there would make every mutant look killed, so the run stops.
 
 Two sets of mutants:
 
-- ``table``: the one-line breaks of issue 20's table, as exact text replacements.
+- ``table``: the one-line breaks of ``TABLE`` (the formulas' known ways to break), as exact
+  text replacements.
 - ``systematic``: generated from the AST of the core functions (``TARGETS``): arithmetic and
   comparison operators swapped (``+``/``-``, ``*``/``/``, ``>``/``>=``...), ``&``/``|`` and
   ``and``/``or`` swapped, ``in``/``not in``, numeric constants changed (``n -> n + 1``,

@@ -23,6 +23,7 @@ from mmengine.config import Config
 from ..text.sidecar_cache import read_sidecar
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import file_sha256, weights_id
+from ..utils.strict_checkpoint import init_detector_strictly
 from .exportable_detector import ExportableOVDetector
 
 INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask')
@@ -110,11 +111,11 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
 
     Raises:
         FileNotFoundError: config or checkpoint missing.
+        CheckpointFileError: the checkpoint is truncated or unreadable.
+        CheckpointMismatchError: its weights do not fit the config's model.
         TypeError: the detector is not a ViLD-text / ViLD / ViLD-ensemble Faster R-CNN.
         ValueError: ``opset`` < 16, or the head was trained on random CLIP weights.
     """
-    from mmdet.apis import init_detector
-
     # OVDKit's modules are registered: importing this module imported the ovdkit package.
     if opset < 16:
         raise ValueError(f'opset {opset}: RoiAlign with aligned=True needs opset >= 16')
@@ -126,7 +127,7 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
         config.merge_from_dict(cfg_options)
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
-    detector = init_detector(config, checkpoint, device='cpu').eval()
+    detector = init_detector_strictly(config, checkpoint, device='cpu').eval()
     module = ExportableOVDetector(detector).eval()
     head = module.bbox_head
     preprocessor = config.model.data_preprocessor
