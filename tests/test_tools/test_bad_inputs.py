@@ -435,12 +435,12 @@ def test_demo_out_dir_under_a_file_stops_before_the_model(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     # the config does not exist either: the out-dir check came first, before any loading
     assert err == f'error: --out-dir {blocker / "demo"} is not a writable folder ' \
-                  f'({blocker} is a file)'
+                  f'({blocker} is a file); give a folder you can write in'
     assert blocker.read_text() == 'a file, not a folder'
 
 
 def test_demo_out_dir_check_creates_nothing(tmp_path):
-    check_out_dir = load_tool('tools/demo.py').check_out_dir
+    from ovdkit.apis import check_out_dir
     check_out_dir(str(tmp_path / 'new' / 'demo'))  # creatable: fine, and not created
     assert not (tmp_path / 'new').exists()
     (tmp_path / 'locked').mkdir(mode=0o500)
@@ -463,3 +463,42 @@ def test_demo_names_a_missing_training_vocabulary_file_before_any_image(tmp_path
     assert code == 2
     assert capsys.readouterr().err.strip() == f'error: vocabulary file {missing} does not exist'
     assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('--score-thr', '2', '--score-thr 2 is outside [0, 1]: scores are probabilities; give a '
+                         'threshold between 0 and 1 (e.g. 0.3)'),
+    ('--score-thr', '-0.1', '--score-thr -0.1 is outside [0, 1]: scores are probabilities; '
+                            'give a threshold between 0 and 1 (e.g. 0.3)'),
+    ('--batch-size', '0', '--batch-size 0 must be at least 1 (images per forward pass)'),
+    ('--zoom', '0', "--zoom 0 must be at least 1 (an integer enlargement of the drawings; 1 "
+                    "draws at the image's size)"),
+    ('--zoom', '-2', "--zoom -2 must be at least 1 (an integer enlargement of the drawings; 1 "
+                     "draws at the image's size)"),
+    ('--out-dir', '/proc/ovdkit-demo', '--out-dir /proc/ovdkit-demo is not a writable folder '
+                                       '(cannot create it: No such file or directory); give a '
+                                       'folder you can write in'),
+])
+def test_demo_refuses_bad_argument_values_before_any_work(tmp_path, capsys, option, value,
+                                                          message):
+    """One `error:` line naming the argument and what to give, exit 2, before the model is
+    loaded (the config and checkpoint do not exist: their errors would come later)."""
+    argv = [str(tmp_path / 'img.png'), '--config', str(tmp_path / 'no-such-config.py'),
+            '--checkpoint', str(tmp_path / 'no-such.pth'), '--vocab', 'cat',
+            '--out-dir', str(tmp_path / 'out'), option, value]
+    code = load_tool('tools/demo.py').main(argv)
+    captured = capsys.readouterr()
+    assert (code, captured.err.strip()) == (2, f'error: {message}')
+    assert captured.out == ''
+    assert not (tmp_path / 'out').exists() and not os.path.exists('/proc/ovdkit-demo')
+
+
+def test_demo_out_dir_check_creates_then_removes_its_probe(tmp_path):
+    """A creatable --out-dir is checked by creating it and a probe file: afterwards nothing is
+    left, and a folder that exists keeps exactly its files."""
+    from ovdkit.apis import check_out_dir
+    check_out_dir(str(tmp_path / 'a' / 'b' / 'c'))
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / 'kept.txt').write_text('mine')
+    check_out_dir(str(tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ['kept.txt']

@@ -35,6 +35,10 @@ TEST_SETS = {
         ['tests/test_evaluation/test_ov_coco_all_metric.py',
          'tests/test_tools/test_train_test_tools.py'],
         'novel_base_all or ov_coco'),
+    'deploy/exportable_detector.py': (['tests/test_deploy/test_onnx_export.py'],
+                                      'interface or clipped or position'),
+    'deploy/onnx_detector.py': (['tests/test_deploy/test_onnx_export.py'], 'position'),
+    'apis/webdemo/session.py': (['tests/test_tools/test_webdemo.py'], 'threshold or bounded'),
 }
 
 #: One-line breaks the tests must catch: (id, module, exact old text, new text).
@@ -68,6 +72,25 @@ TABLE = [
     ('T9-all-ap50-mean-of-novel-and-base', 'evaluation/ov_coco_all_metric.py',
      "metrics['all_ap50'] = metrics['bbox_mAP_50']",
      "metrics['all_ap50'] = round((metrics['novel_ap50'] + metrics['base_ap50']) / 2, 3)"),
+    # Deployment and the web demo: wrong answers that no interface change reveals.
+    ('D1-onnx-clip-by-height-width', 'deploy/exportable_detector.py',
+     'max_xy = img_hw.flip(0).repeat(2)', 'max_xy = img_hw.repeat(2)'),
+    ('D2a-onnx-boxes-never-clipped', 'deploy/exportable_detector.py',
+     'return torch.minimum(boxes.clamp(min=0), max_xy)', 'return boxes'),
+    ('D2b-onnx-final-boxes-unclipped', 'deploy/exportable_detector.py',
+     'coder.means, coder.stds,\n                              img_hw)',
+     'coder.means, coder.stds,\n                              img_hw * 1000)'),
+    ('D3-onnx-ensemble-weights-by-position', 'deploy/exportable_detector.py',
+     'scores = self.class_scores(x, class_embeddings, base_mask)',
+     'scores = self.class_scores(x, class_embeddings, (torch.arange(base_mask.shape[0]) < '
+     'base_mask.sum()).to(base_mask.dtype))'),
+    ('D4-onnx-detector-base-mask-by-position', 'deploy/onnx_detector.py',
+     '[name in base for name in names]', '[i < len(base) for i, name in enumerate(names)]'),
+    ('W1-webdemo-ignores-score-threshold', 'apis/webdemo/session.py',
+     'detections=detection_records(prediction, thr)',
+     'detections=detection_records(prediction, 0.0)'),
+    ('W2-webdemo-cache-unbounded', 'apis/webdemo/session.py',
+     'while len(self.cached) > self.max_vocabularies:', 'while False:'),
 ]
 
 #: Mutants argued equivalent (the tests cannot and need not kill them), with the argument.

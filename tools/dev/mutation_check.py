@@ -291,11 +291,17 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix='ovdkit-mutants-'))
     try:
-        shutil.copytree(PACKAGE, work / 'ovdkit',
+        # The copy sits where the package does in the repository, beside links to the rest
+        # of it: ovdkit.testing finds configs and tools from the package's own place.
+        copy_root = work / 'projects'
+        shutil.copytree(PACKAGE, copy_root / 'ovdkit',
                         ignore=shutil.ignore_patterns('__pycache__'))
+        for entry in REPO.iterdir():
+            if entry.name != 'projects':
+                (work / entry.name).symlink_to(entry)
         if not args.no_baseline:
             for module in sorted({m[1] for m in mutants}):
-                passed, seconds = run_tests(work, module, args.timeout)
+                passed, seconds = run_tests(copy_root, module, args.timeout)
                 print(f'BASELINE {"ok" if passed else "FAILED"} {module} ({seconds:.0f} s)',
                       flush=True)
                 if not passed:
@@ -309,7 +315,7 @@ def main(argv=None) -> int:
                 counts['equivalent'] += 1
                 print(f'EQUIVALENT {ident}: {EQUIVALENT[ident]}', flush=True)
                 continue
-            target = work / 'ovdkit' / module
+            target = copy_root / 'ovdkit' / module
             original = target.read_text()
             try:
                 compile(source, str(target), 'exec')
@@ -319,7 +325,7 @@ def main(argv=None) -> int:
                 continue
             target.write_text(source)
             try:
-                passed, seconds = run_tests(work, module, args.timeout)
+                passed, seconds = run_tests(copy_root, module, args.timeout)
             finally:
                 target.write_text(original)
             state = 'SURVIVED' if passed else 'KILLED'
@@ -328,7 +334,7 @@ def main(argv=None) -> int:
                 survivors.append(ident)
                 if ident.startswith('T'):
                     table_survivors.append(ident)
-            record = work / 'killed_by'
+            record = copy_root / 'killed_by'
             by = f' by {record.read_text()}' if not passed and record.is_file() else ''
             print(f'{state:8} {ident} ({seconds:.0f} s){by}', flush=True)
     finally:
