@@ -13,6 +13,7 @@ from typing import Dict, Optional, Union
 import torch
 from mmengine.config import Config
 
+from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.sidecar_cache import read_sidecar
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import file_sha256, weights_id
@@ -114,8 +115,10 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
         config=str(getattr(config, 'filename', '') or ''),
         checkpoint_sha256=file_sha256(checkpoint),
         head=type(head).__name__, ensemble=module.ensemble, embed_dim=embed_dim,
+        reference_vocabulary=head.reference_vocabulary,
         **identity, cache_dir=str(head.test_vocabulary_cfg.get('cache_dir', 'data/embeddings')),
         train_classes=list(head.train_classes),
+        train_entries=list(resolve_vocabulary_entries(head.vocabulary_cfg['classes'])),
         normalization=dict(mean=list(map(float, preprocessor.mean)),
                            std=list(map(float, preprocessor.std)),
                            bgr_to_rgb=bool(preprocessor.get('bgr_to_rgb', False)),
