@@ -6,6 +6,7 @@ from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ..datasets.negative_names import is_negative
 from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.vocabulary_embeddings import vocabulary_embeddings
 from .competing_names import (TRAINING_VOCABULARY, ScoredRows, drop_competing_detections,
@@ -83,7 +84,8 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
 
     def prepare_vocabulary(self, names: Sequence[str], embeddings: Tensor,
                            source: str) -> ScoredRows:
-        """Checks the embeddings' count and dimension against the names and the head."""
+        """Checks the embeddings' count and dimension against the names and the head; rows of
+        negative names (``'-zebra'``) go after the others."""
         if len(names) != len(embeddings):
             raise ValueError(f'{len(names)} class names but {len(embeddings)} embeddings')
         if embeddings.ndim != 2 or embeddings.shape[1] != self.fc_cls.projection.out_features:
@@ -91,7 +93,9 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                 f'{type(self).__name__}: text embeddings of dimension {embeddings.shape[-1]} '
                 f'({source}) do not match the head\'s embed_dim '
                 f'{self.fc_cls.projection.out_features}')
-        return ScoredRows(tuple(names), embeddings)
+        # the names asked for first: their labels are their indices among themselves
+        order = sorted(range(len(names)), key=lambda i: is_negative(names[i]))
+        return ScoredRows(tuple(names[i] for i in order), embeddings[order])
 
     def install_vocabulary(self, rows: ScoredRows) -> None:
         """Installs the rows' text embeddings in the classifier; at test time the reference
