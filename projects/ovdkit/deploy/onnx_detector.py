@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..datasets.negative_names import NEGATIVE_PREFIX, split_negative_entries
+from ..datasets.negative_names import NEGATIVE_PREFIX, is_negative, split_negative_entries
 from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
 from ..models.competing_names import TRAINING_VOCABULARY, ScoredRows, entry_names, with_references
 from ..text.embedding_cache import load_text_embeddings
@@ -76,6 +76,7 @@ class ONNXDetector:
         self.classes: Tuple[str, ...] = ()
         self._embeddings: Optional[np.ndarray] = None
         self._base_mask: Optional[np.ndarray] = None
+        self._report_mask: Optional[np.ndarray] = None
 
     # -- vocabulary ------------------------------------------------------------------------
     def set_vocabulary(self, vocabulary, embeddings: Optional[str] = None) -> Tuple[str, ...]:
@@ -84,8 +85,9 @@ class ONNXDetector:
         Args:
             vocabulary: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes; entries
                 ``'-name'`` are negative names (scored, never reported). Negative and
-                reference names are extra rows of the graph's class embeddings, whose
-                detections :meth:`__call__` drops.
+                reference names are extra rows of the graph's class embeddings, marked 0 in
+                its ``report_mask`` (a graph exported before that input existed detects them
+                too, and :meth:`__call__` drops their detections).
             embeddings: A stored embedding file (``tools/build_text_embeddings.py``) to use
                 instead of the cache; its sidecar must list these names in this order (the
                 names asked for, then the negative ones without their ``-``).
@@ -120,6 +122,7 @@ class ONNXDetector:
         base = set(self.meta['train_classes'])
         self._embeddings = rows.embeddings.numpy()
         self._base_mask = np.array([entry_names(n)[0] in base for n in rows.names], np.float32)
+        self._report_mask = np.array([not is_negative(n) for n in rows.names], np.float32)
         self.classes = tuple(names)
         return self.classes
 
@@ -181,7 +184,8 @@ class ONNXDetector:
         img_h, img_w = meta['img_shape'][:2]
         sx, sy = meta['scale_factor']
         inputs = dict(image=padded, img_hw=np.array([img_h, img_w], np.float32),
-                      class_embeddings=self._embeddings, base_mask=self._base_mask)
+                      class_embeddings=self._embeddings, base_mask=self._base_mask,
+                      report_mask=self._report_mask)
         return ({k: v for k, v in inputs.items() if k in self.input_names},
                 np.array([sx, sy, sx, sy], np.float32))
 
@@ -202,7 +206,8 @@ class ONNXDetector:
         for image in ([images] if single else images):
             inputs, scale = self.preprocess(image)
             boxes, scores, labels = self.session.run(None, inputs)
-            asked = labels < len(self.classes)  # negative and reference rows are not reported
+            # graphs exported without report_mask detect every row: competing ones dropped here
+            asked = labels < len(self.classes)
             boxes, scores, labels = boxes[asked], scores[asked], labels[asked]
             out.append(dict(bboxes=boxes / scale, scores=scores, labels=labels,
                             label_names=[self.classes[i] for i in labels]))

@@ -1,7 +1,8 @@
 """Exports an OVDKit ViLD-text / ViLD / ViLD-ensemble detector to ONNX, vocabulary as an input.
 
 The graph (see :class:`ExportableOVDetector`) takes ``image (1, 3, H, W)`` (normalised,
-padded), ``img_hw (2,)``, ``class_embeddings (C, D)`` and ``base_mask (C,)`` with dynamic
+padded), ``img_hw (2,)``, ``class_embeddings (C, D)``, ``base_mask (C,)`` and ``report_mask
+(C,)`` (0 for rows that only compete: negative and reference names) with dynamic
 ``H``, ``W`` and ``C``, and returns ``boxes (K, 4)``, ``scores (K,)``, ``labels (K,)``. A JSON
 sidecar beside the ``.onnx`` records what the graph expects: the CLIP model and weights id its
 classifier was trained against, ``D``, the training vocabulary (what ``base_mask`` marks),
@@ -19,7 +20,7 @@ from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import file_sha256, weights_id
 from .exportable_detector import ExportableOVDetector
 
-INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask')
+INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask', 'report_mask')
 OUTPUT_NAMES = ('boxes', 'scores', 'labels')
 SIDECAR_FORMAT = 1
 
@@ -98,7 +99,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
     generator = torch.Generator().manual_seed(0)
     example = (torch.randn(1, 3, h, w, generator=generator),
                torch.tensor([h, w], dtype=torch.float32),
-               torch.randn(3, embed_dim, generator=generator), torch.tensor([1.0, 0.0, 1.0]))
+               torch.randn(3, embed_dim, generator=generator), torch.tensor([1.0, 0.0, 1.0]),
+               torch.tensor([1.0, 1.0, 0.0]))
     out = Path(out)
     with torch.no_grad():
         atomic_write(out, lambda tmp: torch.onnx.export(
@@ -106,7 +108,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
             output_names=list(OUTPUT_NAMES), opset_version=opset, dynamo=False,
             dynamic_axes=dict(image={2: 'height', 3: 'width'},
                               class_embeddings={0: 'num_classes'},
-                              base_mask={0: 'num_classes'}, boxes={0: 'num_detections'},
+                              base_mask={0: 'num_classes'}, report_mask={0: 'num_classes'},
+                              boxes={0: 'num_detections'},
                               scores={0: 'num_detections'}, labels={0: 'num_detections'})))
     rcnn = detector.test_cfg.rcnn
     sidecar = dict(
