@@ -13,6 +13,8 @@ per method with its config and last ``iter_*.pth``; e.g. ``tools/benchmark/toywo
 - ``train``: the training vocabulary competes in the softmax, its detections dropped (the
   heads' ``reference_vocabulary='train'``);
 - ``generic``: a fixed list of generic names competes instead (:data:`GENERIC_NAMES`);
+- ``world``: every name of the world competes (an oracle: a user does not know the novel
+  names; it shows the confusions left when every name of the world is in the softmax);
 - ``floor``: ``none`` with a similarity floor: a name's probability counts only where the
   region's cosine with its text embedding reaches ``--floor`` (the rest goes to background).
 
@@ -47,7 +49,7 @@ sys.path.insert(0, str(REPO / 'tools' / 'benchmark'))
 from toyworld_seeds import t_interval  # noqa: E402
 
 METHODS = ('vild-text', 'vild', 'vild-ensemble')
-DESIGNS = ('none', 'train', 'generic', 'floor')
+DESIGNS = ('none', 'train', 'generic', 'world', 'floor')
 #: Names from outside the toy world, for the per-image vocabularies ("zebra" always).
 OUTSIDE_NAMES = ('traffic cone', 'banana', 'bicycle', 'laptop', 'umbrella', 'giraffe',
                  'teapot', 'fire hydrant', 'toothbrush', 'pizza', 'violin')
@@ -90,7 +92,8 @@ def box_iou(a, b) -> float:
 class ScoredDetector:
     """One trained toy-world detector, its validation set, and the scoring designs."""
 
-    def __init__(self, work_dir: Path, method: str, cache_dir: Path, floor: float) -> None:
+    def __init__(self, work_dir: Path, method: str, cache_dir: Path, floor: float,
+                 max_images: int = 0) -> None:
         import torch
         from mmdet.registry import DATASETS, MODELS
         from mmdet.utils import register_all_modules
@@ -112,6 +115,8 @@ class ScoredDetector:
         self.model.eval()
         self.head = self.model.roi_head.bbox_head
         self.dataset = DATASETS.build(cfg.test_dataloader.dataset)
+        if max_images:
+            self.dataset = self.dataset.get_subset(max_images)
         self.classes = tuple(self.dataset.metainfo['classes'])
         self.novel = tuple(n for n in self.classes
                            if n in set(self.dataset.metainfo.get('novel_classes', ())))
@@ -149,9 +154,10 @@ class ScoredDetector:
 
     def use_design(self, design: str) -> None:
         self._floor_on = design == 'floor'
-        reference = dict(none=None, floor=None, train='train', generic=list(GENERIC_NAMES))
+        reference = dict(none=None, floor=None, train='train', generic=list(GENERIC_NAMES),
+                         world=list(self.classes))
         self.head.set_reference_vocabulary(reference[design])
-        if design == 'generic':  # through this run's cache, not the world's
+        if design in ('generic', 'world'):  # through this run's cache, not the world's
             self.head.test_vocabulary_cfg = dict(self.head.test_vocabulary_cfg,
                                                  cache_dir=self.text_cfg['cache_dir'])
 
@@ -192,7 +198,7 @@ class ScoredDetector:
 
     def absent_counts(self, sample_seed: int, thr: float) -> Dict[str, float]:
         """Per-image vocabularies: absent names' detections and true objects found."""
-        absent_dets, images_with, found, objects = 0, 0, 0, 0
+        absent_dets, images_with, found, objects, outside, novel = 0, 0, 0, 0, 0, 0
         for index in range(len(self.dataset)):
             image_id, truth = self._truth(index)
             true_names = sorted({n for n, _ in truth})
@@ -204,6 +210,8 @@ class ScoredDetector:
             names = [vocabulary[int(k)] for k in pred.labels[keep]]
             boxes = pred.bboxes[keep].tolist()
             hits = sum(n in absent for n in names)
+            outside += sum(n in absent and n not in self.classes for n in names)
+            novel += sum(n in absent and n in self.novel for n in names)
             absent_dets += hits
             images_with += hits > 0
             used = set()
@@ -216,6 +224,8 @@ class ScoredDetector:
                         break
         num = len(self.dataset)
         return dict(absent_dets=absent_dets, absent_per_image=round(absent_dets / num, 3),
+                    absent_outside=outside, absent_novel=novel,
+                    absent_base=absent_dets - outside - novel,
                     images_with_absent=images_with, true_found=found, true_objects=objects)
 
     def issue_counts(self, thr: float) -> Dict[str, int]:
@@ -307,6 +317,8 @@ def main(argv=None) -> None:
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help="tools/demo.py's default threshold")
     parser.add_argument('--sample-seed', type=int, default=0)
+    parser.add_argument('--max-images', type=int, default=0,
+                        help='only the first N validation images (quick checks; 0: all)')
     parser.add_argument('--out-dir', type=Path, default=Path('work_dirs/absent_names'))
     parser.add_argument('--picture', type=Path, help='write the before / after picture here '
                         '(first work dir, last method)')
@@ -333,7 +345,7 @@ def main(argv=None) -> None:
         per_dir[tag] = {}
         cache_dir = args.out_dir / 'embeddings' / tag
         for method in methods:
-            detector = ScoredDetector(work_dir, method, cache_dir, args.floor)
+            detector = ScoredDetector(work_dir, method, cache_dir, args.floor, args.max_images)
             for design in designs:
                 f = measure(detector, design, args)
                 print(f'{tag} {method} {design}: {json.dumps(f)}', file=sys.stderr, flush=True)
