@@ -172,6 +172,11 @@ class OpenVocabularyHeadMixin:
         self._ensure_vocabulary()
         return super().forward(x)
 
+    def reported_scores(self, scores: Tensor) -> Tensor:
+        """The ``(N, C + 1)`` probabilities the NMS picks detections from, of ``(N, R + 1)``
+        scored rows (``R = C`` unless a head scores rows it never reports)."""
+        return scores
+
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,
                                 img_meta: dict, rescale: bool = False,
                                 rcnn_test_cfg=None) -> InstanceData:
@@ -188,7 +193,8 @@ class OpenVocabularyHeadMixin:
                                                    rescale, rcnn_test_cfg)
         results = super()._predict_by_feat_single(roi, cls_score, bbox_pred, img_meta,
                                                   rescale, None)
-        dets, labels = shared_box_multiclass_nms(results.bboxes, results.scores,
+        dets, labels = shared_box_multiclass_nms(results.bboxes,
+                                                 self.reported_scores(results.scores),
                                                  rcnn_test_cfg.score_thr, rcnn_test_cfg.nms,
                                                  rcnn_test_cfg.max_per_img)
         out = InstanceData()

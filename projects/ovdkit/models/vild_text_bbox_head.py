@@ -1,7 +1,6 @@
 """ViLD-text: mmdet's Shared2FCBBoxHead classified by frozen CLIP text embeddings."""
 from typing import Mapping, Optional, Sequence, Tuple, Union
 
-import torch
 from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
@@ -111,14 +110,14 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,
                                 img_meta: dict, rescale: bool = False,
                                 rcnn_test_cfg=None) -> InstanceData:
-        """The mixin's post-processing of the names asked for: the competing rows'
-        probabilities count as background's (log-probabilities, which mmdet's softmax turns
-        back into the same probabilities), so their pairs never enter the NMS."""
-        num = self.num_classes
-        if cls_score is not None and cls_score.shape[-1] > num + 1:
-            prob = cls_score.softmax(dim=-1)
-            cls_score = torch.cat([prob[:, :num], prob[:, num:].sum(-1, keepdim=True)],
-                                  dim=-1).clamp(min=1e-12).log()
+        """The mixin's post-processing; without NMS (``rcnn_test_cfg=None``) the competing
+        rows' probabilities are added to the background's."""
         results = super()._predict_by_feat_single(roi, cls_score, bbox_pred, img_meta, rescale,
                                                   rcnn_test_cfg)
-        return drop_competing_detections(results, num)
+        return drop_competing_detections(results, self.num_classes)
+
+    def reported_scores(self, scores: Tensor) -> Tensor:
+        """The names asked for and the background: the competing rows' pairs (negative and
+        reference names) never enter the NMS; the names' probabilities are the softmax over
+        every scored row."""
+        return drop_competing_detections(InstanceData(scores=scores), self.num_classes).scores
