@@ -185,3 +185,21 @@ def test_references_sharing_a_name_or_synonym_with_the_vocabulary_are_left_out()
     references = ['red star', 'blue circle|blue disk', 'tv|monitor', 'zebra']
     assert reference_rows(['monitor', '-zebra', 'blue disk|disk'], references) == (0,)
     assert reference_rows(['cat'], references) == (0, 1, 2, 3)
+
+
+def test_a_test_vocabulary_file_with_negative_lines(tmp_path):
+    """What tools/test.py reads: ``test_vocabulary.classes`` a file with a ``-zebra`` line."""
+    names = tmp_path / 'names.txt'
+    names.write_text('red star\n-zebra\ngreen cross\n')
+    base_path, _ = random_embedding_file(tmp_path, BASE, 0, DIM)
+    model = build_toy_detector(VILD_TEXT_CONFIG, vocabulary=dict(classes=BASE, path=base_path),
+                               test_vocabulary=dict(classes=str(names), model='OVD-TinyCLIP-RN',
+                                                    pretrained=None,
+                                                    cache_dir=str(tmp_path / 'cache')))
+    model.eval()
+    head = model.roi_head.bbox_head
+    with torch.no_grad():
+        scores, _ = head(torch.randn(2, 64, 7, 7))
+    assert head.test_classes == ('red star', 'green cross') and head.num_classes == 2
+    assert head.scored_names == ('red star', 'green cross', '-zebra', '-blue circle')
+    assert scores.shape == (2, 5)
