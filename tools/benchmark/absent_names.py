@@ -37,6 +37,8 @@ Figures per work dir, method and design, on the world's validation images:
 
 With several work dirs: per design, the paired difference design - ``none`` over the dirs
 (mean and 95% t-interval). The last stdout line is one flat JSON object of every figure.
+Each (work dir, method, design) result is kept in ``<out-dir>/results/`` and reused by a rerun
+with the same settings and checkpoint (a work dir can be measured as soon as it is trained).
 """
 import argparse
 import json
@@ -91,6 +93,11 @@ def box_iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def checkpoint_of(method_dir: Path) -> Path:
+    """The last ``iter_*.pth`` of a method's folder."""
+    return max(method_dir.glob('iter_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+
+
 class ScoredDetector:
     """One trained toy-world detector, its validation set, and the scoring designs."""
 
@@ -106,8 +113,7 @@ class ScoredDetector:
         register_all_modules()
         method_dir = work_dir / method
         config = next(p for p in method_dir.glob('*.py'))
-        checkpoint = max(method_dir.glob('iter_*.pth'),
-                         key=lambda p: int(p.stem.split('_')[1]))
+        checkpoint = checkpoint_of(method_dir)
         cfg = Config.fromfile(str(config))
         self.cfg = cfg
         torch.manual_seed(0)
@@ -342,6 +348,7 @@ def main(argv=None) -> None:
         missing = [m for m in methods if not list((work_dir / m).glob('iter_*.pth'))]
         if missing:
             parser.error(f'{work_dir}: no trained {", ".join(missing)} (iter_*.pth)')
+    from ovdkit.utils.atomic_io import write_json_atomic
     start = time.perf_counter()
     flat: Dict = dict(score_thr=args.score_thr, sample_seed=args.sample_seed, floor=args.floor)
     per_dir: Dict[str, Dict] = {}
@@ -353,9 +360,22 @@ def main(argv=None) -> None:
         per_dir[tag] = {}
         cache_dir = args.out_dir / 'embeddings' / tag
         for method in methods:
-            detector = ScoredDetector(work_dir, method, cache_dir, args.floor, args.max_images)
+            detector = None
             for design in designs:
-                f = measure(detector, design, args)
+                stored = args.out_dir / 'results' / tag / method / f'{design}.json'
+                settings = dict(sample_seed=args.sample_seed, score_thr=args.score_thr,
+                                max_images=args.max_images, checkpoint=checkpoint_of(
+                                    work_dir / method).name,
+                                **(dict(floor=args.floor) if design == 'floor' else {}))
+                previous = json.loads(stored.read_text()) if stored.is_file() else {}
+                if previous.get('settings') == settings:
+                    f = previous['figures']
+                else:
+                    if detector is None:
+                        detector = ScoredDetector(work_dir, method, cache_dir, args.floor,
+                                                  args.max_images)
+                    f = measure(detector, design, args)
+                    write_json_atomic(dict(settings=settings, figures=f), stored)
                 print(f'{tag} {method} {design}: {json.dumps(f)}', file=sys.stderr, flush=True)
                 for key, value in f.items():
                     per_dir[tag][f'{method}/{design}/{key}'] = value
