@@ -291,8 +291,16 @@ def draw_picture(work_dir: Path, method: str, cache_dir: Path, path: Path, thr: 
             image = mmcv.imread(sample.img_path, channel_order='rgb')
             drawings.append(draw_prediction(visualizer, image, sample, f'{design}', 4, thr))
         if len(drawings) == 2:
-            gap = np.full((drawings[0].shape[0], 16, 3), 255, np.uint8)
-            save_drawing(np.concatenate([drawings[0], gap, drawings[1]], axis=1), path)
+            import cv2
+            titled = []
+            for drawing, title in zip(drawings, ('only the names asked for compete',
+                                                 'the training names compete too (default)')):
+                band = np.full((36, drawing.shape[1], 3), 255, np.uint8)
+                cv2.putText(band, title, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2,
+                            cv2.LINE_AA)
+                titled.append(np.concatenate([band, drawing]))
+            gap = np.full((titled[0].shape[0], 16, 3), 255, np.uint8)
+            save_drawing(np.concatenate([titled[0], gap, titled[1]], axis=1), path)
             return sample.img_path
     raise SystemExit(f'{work_dir}/{method}: zebra never fires above {thr}; no picture')
 
