@@ -203,3 +203,13 @@ def test_a_test_vocabulary_file_with_negative_lines(tmp_path):
     assert head.test_classes == ('red star', 'green cross') and head.num_classes == 2
     assert head.scored_names == ('red star', 'green cross', '-zebra', '-blue circle')
     assert scores.shape == (2, 5)
+
+
+def test_negative_names_in_the_training_vocabulary_are_refused(tmp_path):
+    path, _ = random_embedding_file(tmp_path, ['red star', 'zebra'], 0, DIM)
+    model = build_toy_detector(VILD_TEXT_CONFIG, vocabulary=dict(classes=['red star', '-zebra'],
+                                                                 path=path))
+    model.train()
+    with pytest.raises(ValueError, match=r"training vocabulary .* has negative names "
+                                         r"\(\['-zebra'\]\)"):
+        model.roi_head.bbox_head(torch.randn(2, 64, 7, 7))

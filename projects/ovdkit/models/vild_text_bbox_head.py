@@ -6,7 +6,7 @@ from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..datasets.negative_names import is_negative
+from ..datasets.negative_names import is_negative, kept_names
 from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.vocabulary_embeddings import vocabulary_embeddings
 from .competing_names import (TRAINING_VOCABULARY, ScoredRows, drop_competing_detections,
@@ -100,6 +100,11 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def install_vocabulary(self, rows: ScoredRows) -> None:
         """Installs the rows' text embeddings in the classifier; at test time the reference
         names that compete with them come after them."""
+        if self.training and len(kept_names(rows.names)) != len(rows.names):
+            raise ValueError(f'{type(self).__name__}: the training vocabulary '
+                             f'{self.vocabulary_cfg.get("classes")!r} has negative names '
+                             f'({[n for n in rows.names if is_negative(n)][:3]}); its names are '
+                             f'the dataset\'s labels, give negative names at test time only')
         if not self.training and self.reference_vocabulary is not None:
             entries, embeddings = self._reference_entries()
             rows = with_references(rows, resolve_vocabulary_entries(
