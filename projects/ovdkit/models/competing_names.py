@@ -13,10 +13,12 @@ on a blue cross). Two kinds of *competing rows* fix what a score means:
 - **negative names** given by the user (``'-zebra'``): scored the same way, never reported.
 
 Competing rows come after the vocabulary's names (labels of the names asked for keep their
-indices), go through the same post-processing, and their detections are dropped at the end,
-so a graph that takes the class embeddings as an input (ONNX) does the same with no
-re-export. A test vocabulary that already holds every training name (the standard
-open-vocabulary evaluation) gets no reference rows: its scores are unchanged.
+indices) and take part in the softmax only: their (region, row) pairs never enter the NMS
+(:meth:`OpenVocabularyHeadMixin.reported_scores`; the ONNX graph's ``report_mask`` input), so
+they take none of the ``max_per_img`` detections. They are rows of the class embeddings, which
+the ONNX graph takes as an input: a new vocabulary needs no re-export. A test vocabulary that
+already holds every training name (the standard open-vocabulary evaluation) gets no
+reference rows: its scores are unchanged.
 """
 from typing import Callable, Mapping, NamedTuple, Sequence, Tuple
 
