@@ -1,14 +1,9 @@
-"""Session fixtures. The helpers tests share live in :mod:`ovdkit.testing`; ``REPO`` and
-``run_tool`` are also importable from here for the toy-world tests that still do so."""
+"""Session fixtures and the order files run in. The helpers tests share live in
+:mod:`ovdkit.testing`."""
 from pathlib import Path
 
 import pytest
 
-from ovdkit.testing import REPO, run_tool  # noqa: F401  (re-exported)
-
-# End-to-end files of minutes whose module does not carry ``pytestmark = pytest.mark.slow``
-# itself yet (owned by the toy-world rewrite of issue 13): marked here, by path.
-SLOW_FILES = {'tests/test_tools/test_demo_toyworld.py'}
 #: The checkout these tests are in (not ``REPO``: tools/dev/mutation_check.py imports ovdkit
 #: from a copy of the package elsewhere).
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -33,9 +28,6 @@ def pytest_collection_modifyitems(config, items):
     rank = {path: i for i, path in enumerate(LONGEST_FILES)}
     paths = {id(item): Path(item.fspath).resolve().relative_to(CHECKOUT).as_posix()
              for item in items}
-    for item in items:
-        if paths[id(item)] in SLOW_FILES:
-            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: rank.get(paths[id(item)], len(rank)))  # stable otherwise
 
 

@@ -1,5 +1,5 @@
 """OVDKit's subpackages import one way only: a module imports its own subpackage and lower
-layers, never a higher one, not even inside a function (README, Layout)."""
+layers, never a higher one, not even inside a function (docs/design.md)."""
 import ast
 from pathlib import Path
 

@@ -23,21 +23,23 @@ Every file is written atomically. Folders (their image files, not recursive) are
 batches with a progress bar on stderr.
 
 A bad image (missing, unreadable) is reported on one line naming it and the other images are
-still processed. Setup errors (config, checkpoint that does not fit the config, empty or
-duplicate vocabulary names, text embeddings of another dimension than the model's, an
-``--out-dir`` that cannot be written) stop before any image, with one line naming the culprit.
-Exit status: 0 all images done, 1 some images failed, 2 setup failed. The last stdout line
-is a JSON summary.
+still processed. Bad arguments (``--score-thr`` outside [0, 1], ``--batch-size`` or ``--zoom``
+below 1, an ``--out-dir`` that cannot be created or written) and setup errors (config,
+checkpoint that does not fit the config, empty or duplicate vocabulary names, text embeddings
+of another dimension than the model's) stop before any image, with one ``error:`` line naming
+the culprit. Exit status: 0 all images done, 1 some images failed, 2 bad arguments or setup
+failed. The last stdout line is a JSON summary.
+
+The work is done by :class:`ovdkit.apis.FolderDemo` over an :class:`ovdkit.apis.OVDInferencer`
+(or, with ``--onnx``, an :class:`ovdkit.apis.ONNXInferencer`): the same from Python.
 """
 import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from mmengine.config import DictAction
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 
 
 def parse_args(argv=None):
@@ -57,12 +59,14 @@ def parse_args(argv=None):
                    help='with --caption: the phrases to ground, substrings of the caption '
                         '(default: its " . "-separated phrases)')
     p.add_argument('--score-thr', type=float, default=0.3,
-                   help='lowest score drawn and written (default 0.3)')
+                   help='lowest score drawn and written, in [0, 1] (default 0.3)')
     p.add_argument('--out-dir', default='outputs/demo')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--batch-size', type=int, default=4)
+    p.add_argument('--batch-size', type=int, default=4, help='images per forward pass (>= 1, '
+                                                             'default 4)')
     p.add_argument('--zoom', type=int, default=1,
-                   help='enlarge drawings this many times (nearest neighbour), for small images')
+                   help='enlarge drawings this many times (nearest neighbour, >= 1), for small '
+                        'images')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='config overrides, as in tools/test.py')
     p.add_argument('--no-progress', action='store_true')
@@ -79,171 +83,29 @@ def parse_args(argv=None):
     return args
 
 
-def list_images(inputs: List[str]) -> List[str]:
-    """Image files of ``inputs``: files as given, folders expanded to their image files."""
-    images = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            images += sorted(str(p) for p in path.iterdir()
-                             if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
-        else:
-            images.append(item)  # checked (and reported if missing) with the others
-    return images
-
-
-def check_image(path: str) -> Optional[str]:
-    """``None`` when ``path`` decodes as an image, else why not."""
-    import mmcv
-
-    from ovdkit.apis.detection_records import one_line
-    if not Path(path).is_file():
-        return 'does not exist'
-    try:
-        image = mmcv.imread(path)
-    except Exception as exc:  # noqa: BLE001  (any decoder failure means the same to a user)
-        return f'cannot be read ({one_line(exc)})'
-    if image is None or image.size == 0:
-        return 'cannot be read (not an image, or a corrupt one)'
+def argument_error(args) -> Optional[str]:
+    """What is wrong with an argument's value, naming it and what to give instead; ``None``
+    when every value is usable (checked before anything is loaded)."""
+    if not 0.0 <= args.score_thr <= 1.0:  # also refuses nan
+        return (f'--score-thr {args.score_thr:g} is outside [0, 1]: scores are probabilities; '
+                f'give a threshold between 0 and 1 (e.g. 0.3)')
+    if args.batch_size < 1:
+        return f'--batch-size {args.batch_size} must be at least 1 (images per forward pass)'
+    if args.zoom < 1:
+        return (f'--zoom {args.zoom} must be at least 1 (an integer enlargement of the '
+                f'drawings; 1 draws at the image\'s size)')
     return None
-
-
-class Demo:
-    """Runs an :class:`~ovdkit.apis.OVDInferencer` over images, isolating bad ones."""
-
-    def __init__(self, inferencer, args) -> None:
-        self.inferencer = inferencer
-        self.args = args
-        self.out_dir = Path(args.out_dir)
-        self.records: Dict[str, Dict] = {}
-        self.bar = None
-
-    def error(self, image: str, reason: str) -> None:
-        """Records and prints (one line, stderr) an image that could not be processed."""
-        self.records[image] = dict(image=image, error=reason)
-        prefix = '\n' if self.bar is not None else ''  # not glued to the progress bar
-        print(f'{prefix}error: image {image}: {reason}', file=sys.stderr, flush=True)
-
-    def run_batch(self, batch: List[str]) -> None:
-        """Detects, draws and writes one batch; a failing batch is retried image by image."""
-        from ovdkit.apis.detection_records import detection_records, one_line
-        from ovdkit.utils.atomic_io import write_json_atomic
-        try:
-            out = self.inferencer(batch, batch_size=len(batch), out_dir=str(self.out_dir),
-                                  pred_score_thr=self.args.score_thr, zoom=self.args.zoom)
-        except Exception as exc:  # noqa: BLE001
-            if len(batch) > 1:
-                for image in batch:
-                    self.run_batch([image])
-                return
-            if self.args.debug:
-                raise
-            self.error(batch[0], one_line(exc))
-            return
-        for image, prediction in zip(batch, out['predictions']):
-            found = detection_records(prediction, self.args.score_thr)
-            record = dict(image=image, score_thr=self.args.score_thr, detections=found)
-            if 'caption' in prediction:
-                record['caption'] = prediction['caption']
-            write_json_atomic(record, self.out_dir / 'preds' / f'{Path(image).stem}.json',
-                              indent=1)
-            self.records[image] = dict(image=image, detections=len(found),
-                                       vis=str(self.out_dir / 'vis' / Path(image).name))
-
-    def run(self, images: List[str]) -> None:
-        """Checks every image, then processes the readable ones in batches."""
-        from mmengine.utils import ProgressBar
-        if len(images) > 1 and not self.args.no_progress:
-            self.bar = ProgressBar(len(images), file=sys.stderr)
-        batch: List[str] = []
-        for index, image in enumerate(images):
-            problem = check_image(image)
-            if problem:
-                self.error(image, problem)
-            else:
-                batch.append(image)
-            if batch and (len(batch) == self.args.batch_size or index == len(images) - 1):
-                self.run_batch(batch)
-                if self.bar is not None:
-                    for _ in batch:
-                        self.bar.update()
-                batch = []
-            if problem and self.bar is not None:
-                self.bar.update()
-        if self.bar is not None:
-            sys.stderr.write('\n')
-
-
-class ONNXDemoInferencer:
-    """What :class:`Demo` needs of an inferencer, from an :class:`ovdkit.deploy.ONNXDetector`:
-    the same prediction dicts, drawings and files as :class:`~ovdkit.apis.OVDInferencer`."""
-
-    def __init__(self, onnx_path: str) -> None:
-        from mmdet.visualization import DetLocalVisualizer
-
-        from ovdkit.deploy import ONNXDetector
-        self.detector = ONNXDetector(onnx_path)
-        self.visualizer = DetLocalVisualizer(name=f'onnx-demo-{id(self)}')
-
-    def set_vocabulary(self, vocabulary):
-        from ovdkit.apis import name_palette
-        if isinstance(vocabulary, str) and not any(n.strip() for n in vocabulary.split(',')):
-            raise ValueError('vocabulary: empty vocabulary (no class names given)')
-        names = self.detector.set_vocabulary(vocabulary)
-        self.visualizer.dataset_meta = dict(classes=names, palette=name_palette(names))
-        return names
-
-    def __call__(self, images, batch_size=1, out_dir='', pred_score_thr=0.3, zoom=1):
-        import mmcv
-        import torch
-        from mmdet.structures import DetDataSample
-        from mmengine.structures import InstanceData
-
-        from ovdkit.apis.ov_inferencer import draw_prediction, save_drawing
-        predictions = []
-        for image, pred in zip(images, self.detector(list(images))):
-            sample = DetDataSample()
-            sample.pred_instances = InstanceData(
-                bboxes=torch.from_numpy(pred['bboxes']), scores=torch.from_numpy(pred['scores']),
-                labels=torch.from_numpy(pred['labels']))
-            drawn = draw_prediction(self.visualizer, mmcv.imread(image, channel_order='rgb'),
-                                    sample, Path(image).name, zoom, pred_score_thr)
-            if out_dir:
-                save_drawing(drawn, Path(out_dir) / 'vis' / Path(image).name)
-            predictions.append(dict(bboxes=pred['bboxes'].tolist(),
-                                    scores=pred['scores'].tolist(),
-                                    labels=pred['labels'].tolist(),
-                                    label_names=pred['label_names'], img_path=image))
-        return dict(predictions=predictions)
-
-
-def check_out_dir(out_dir: str) -> None:
-    """Checks that ``out_dir`` is, or can be created as, a writable folder; creates nothing
-    (a setup error later must leave no trace).
-
-    Raises:
-        OSError: naming ``--out-dir`` and why (a parent is a file, no permission).
-    """
-    import os
-    path = Path(out_dir).absolute()
-    existing = next(p for p in [path, *path.parents] if p.exists())
-    if not existing.is_dir():
-        why = f'{existing} is a file'
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        why = f'no permission to write in {existing}'
-    else:
-        return
-    raise OSError(f'--out-dir {out_dir} is not a writable folder ({why})')
 
 
 def setup(args):
     """Builds the inferencer and installs the vocabulary; raises on any setup problem."""
-    from ovdkit.apis import OVDInferencer
+    from ovdkit.apis import ONNXInferencer, OVDInferencer, check_out_dir
     check_out_dir(args.out_dir)  # before the model: a minute of work lost otherwise
     if args.vocab_file is not None and not Path(args.vocab_file).is_file():
         raise FileNotFoundError(f'vocabulary file {args.vocab_file} does not exist')
     if args.onnx is not None:
-        inferencer = ONNXDemoInferencer(args.onnx)
+        from ovdkit.deploy import ONNXDetector
+        inferencer = ONNXInferencer(ONNXDetector(args.onnx))
     else:
         inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
                                    cfg_options=args.cfg_options)
@@ -254,9 +116,14 @@ def setup(args):
     return inferencer, names
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    problem = argument_error(args)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 2
     import ovdkit  # noqa: F401  (registers OVDKit's modules)
+    from ovdkit.apis import FolderDemo, list_images
     from ovdkit.apis.detection_records import one_line
     from ovdkit.utils.atomic_io import write_json_atomic
     try:
@@ -270,9 +137,10 @@ def main(argv=None) -> int:
     if not images:
         print(f'error: no image files in {", ".join(args.inputs)}', file=sys.stderr)
         return 1
-    demo = Demo(inferencer, args)
-    demo.run(images)
-    records = [demo.records[image] for image in images]
+    demo = FolderDemo(inferencer, args.out_dir, score_thr=args.score_thr,
+                      batch_size=args.batch_size, zoom=args.zoom,
+                      progress=not args.no_progress, debug=args.debug)
+    records = demo.run(images)
     failed = [r['image'] for r in records if 'error' in r]
     summary = dict(images=len(images), failed=len(failed), out_dir=str(args.out_dir),
                    vocabulary=list(names), score_thr=args.score_thr)

@@ -7,6 +7,9 @@
 #   OVDKIT_CACHE    cache outside the repo for built wheels (default: ~/.cache/ovdkit)
 #   PIP_FIND_LINKS  wheelhouses searched for a prebuilt mmcv 2.1.0 (space separated)
 #   FORCE_CUDA=1    build mmcv with CUDA kernels (never uses a CPU-only wheelhouse wheel)
+#   OVDKIT_BROWSER=1 (or CI=1, as .ci/run exports) also install the headless browser of
+#                   tests/test_tools/test_webdemo_browser.py: Debian's chromium and
+#                   chromium-driver with apt-get, as root; skipped when they are on PATH
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,11 +21,32 @@ MMCV_VERSION=2.1.0
 
 log() { echo "[setup] $*" >&2; }
 
+# The browser of the page test (before the venv's up-to-date check, which exits early).
+have_browser() {
+  { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null \
+    && command -v chromedriver >/dev/null
+}
+if [ "${OVDKIT_BROWSER:-}" = 1 ] || [ "${CI:-}" = 1 ] || [ "${CI:-}" = true ]; then
+  if have_browser; then
+    :
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing chromium and chromium-driver (apt-get) for the browser test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2
+    apt-get install -y -q chromium chromium-driver >&2
+  else
+    log "warning: chromium / chromedriver are not on PATH and cannot be installed here" \
+        "(needs root and apt-get): the browser test (tests/test_tools/test_webdemo_browser.py)" \
+        "fails in CI; install Debian's chromium and chromium-driver, as root:" \
+        "apt-get install chromium chromium-driver"
+  fi
+fi
+
 # What the venv must match: the pins, setup.py and this script.
 want=$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
 # The stamp is written only after a full import succeeded; a rerun checks that the packages
-# and mmcv's compiled ops are still there without importing them (0.05 s instead of ~5 s, paid
-# by every make command).
+# and mmcv's compiled ops are still there without importing them (every make command pays this
+# check, and an import of the stack takes seconds).
 present='import importlib.util as u, pathlib, sys
 m = u.find_spec("mmcv")
 sys.exit(not (m and all(u.find_spec(n) for n in ("ovdkit", "mmdet", "open_clip", "torch"))

@@ -14,8 +14,8 @@ Faster R-CNN on the base boxes); builds text embeddings; embeds the base detecto
 with the CLIP (ViLD's targets); trains every detector method from the base detector's weights,
 side by side, and evaluates it; writes work_dir/report.md and report.json. Steps already done
 are skipped on a rerun. The last line printed is one JSON object of the figures. ``--hard`` is
-toy world v1's world and schedule (up to 6 objects of 16-40 px, every method 800 iterations
-from scratch); any flag given explicitly overrides the preset.
+a harder world and schedule (up to 6 objects of 16-40 px, every method 800 iterations from
+scratch, no base detector); any flag given explicitly overrides the preset.
 """
 import argparse
 import json
@@ -25,16 +25,11 @@ from ovdkit.toyworld import (DEFAULT_COLORS, METHODS, SHAPE_NAMES, ToyWorldPipel
                              parse_name_list)
 
 REPO = Path(__file__).resolve().parents[1]
-#: The default demo and the harder world of toy world v1. The tiny CLIP needs its 900 steps:
-#: after 500 it named 0.68 of the default world's held-out crops (1x + 1.5x, novel 0.60).
-#: Default schedule: a 1500-iteration base detector (trained beside the CLIP, one thread each;
-#: its checkpoint at iteration 1000 proposes the regions that the CLIP's thread embeds after the
-#: CLIP), then 300 iterations of every method from its weights. Fewer base iterations do not
-#: pay: its base AP50 on seed 0 was 76.0 after 1500, 70.3 after 1400, 44.5 and 40.2 (another
-#: sampling seed) after 1300. Measured on seed 0 (novel / base AP50): ViLD-text 20.8 / 86.9
-#: and ViLD 65.1 / 87.7 this way (three seeds: README); with the
-#: v1-era linear-classifier base detector from a 1000-iteration base + 400: 29.7 / 38.1 and
-#: 36.9 / 33.9; each from scratch, 1500 iterations (3x the CPU): 25.2 / 89.4 and 48.8 / 70.7.
+#: The default demo and a harder world. Default schedule: the tiny CLIP's 900 steps and, beside
+#: it (one thread each), a 1500-iteration base detector whose checkpoint at iteration 1000
+#: proposes the regions that the CLIP's thread embeds after the CLIP; then 300 iterations of
+#: every method from the base detector's weights. Shorter CLIP or base schedules cost accuracy
+#: (docs/experiments.md has the measurements).
 PRESETS = {
     'default': dict(max_objects=4, object_size='24,44', clip_steps=900, base_iters=1500,
                     det_iters=300, methods='vild-text,vild,vild-ensemble'),
@@ -52,7 +47,8 @@ def parse_args(argv=None):
                         f'default: {PRESETS["default"]["methods"]} (grounding adds about 1.5 '
                         f'minutes: make demo-all)')
     p.add_argument('--hard', action='store_true',
-                   help=f'toy world v1: {PRESETS["hard"]} unless given explicitly')
+                   help=f'a harder world, every method from scratch: {PRESETS["hard"]} '
+                        f'unless given explicitly')
     p.add_argument('--seed', type=int, default=spec.seed)
     p.add_argument('--shapes', default=','.join(SHAPE_NAMES))
     p.add_argument('--colors', default=','.join(DEFAULT_COLORS))
@@ -76,9 +72,9 @@ def parse_args(argv=None):
     p.add_argument('--det-iters', type=int,
                    help='training iterations of each detector method (after the base detector)')
     p.add_argument('--base-iters', type=int,
-                   help='iterations of the shared base detector (ViLD-text config, base boxes) '
-                        'that proposes ViLD\'s regions and that every method starts from; 0: '
-                        'every method from scratch')
+                   help='iterations of the shared base detector (a closed-vocabulary Faster '
+                        'R-CNN on the base boxes) that proposes ViLD\'s regions and that every '
+                        'method starts from; 0: every method from scratch')
     p.add_argument('--threads', type=int,
                    help='CPU threads (default: OMP_NUM_THREADS, else all cores); detectors '
                         'trained side by side share them')

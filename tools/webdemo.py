@@ -12,7 +12,10 @@ Detect: the image with boxes, names and scores, a table of the detections and th
 download. One model is loaded; each vocabulary is swapped in through the embedding cache.
 Detections run one at a time on one worker thread; at most --max-pending requests are
 admitted at once, more are answered "busy". Bad input (not an image, an empty or duplicate
-vocabulary, too many names, a too large image) is a message on the page. Ctrl-C stops it.
+vocabulary, too many names, a too large image) is a message on the page. The embedding cache
+keeps the files of at most --max-cached-vocabularies typed vocabularies (the least recently
+used one's are deleted), so visitors cannot fill the disk. The page names the model by its
+config (no server paths). Ctrl-C stops it.
 """
 import argparse
 import re
@@ -27,7 +30,6 @@ from mmengine.config import DictAction
 TOYWORLD_METHOD = 'vild-ensemble'
 #: The toy-world configs, next to this tool in the repository (as tools/toyworld.py finds them).
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'toyworld'
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
 def parse_args(argv=None):
@@ -68,6 +70,11 @@ def parse_args(argv=None):
                         'busy (default 32)')
     p.add_argument('--request-timeout', type=float, default=300.0,
                    help='seconds a request waits for its turn and result (default 300)')
+    p.add_argument('--max-cached-vocabularies', type=int, default=32,
+                   help='typed vocabularies whose text embeddings stay in the embedding cache '
+                        'on disk; beyond it the least recently used one\'s files are deleted '
+                        '(default 32: about 80 MB for 32 LVIS-size vocabularies of 512-d '
+                        'embeddings)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='config overrides, as in tools/test.py')
     p.add_argument('--quiet', action='store_true', help='no line per request on stderr')
@@ -75,7 +82,8 @@ def parse_args(argv=None):
     if (args.config is None) != (args.checkpoint is None):
         p.error('give both --config and --checkpoint, or neither (the toy world of '
                 '`make demo`)')
-    for name in ('max_names', 'max_image_side', 'max_image_pixels', 'max_pending'):
+    for name in ('max_names', 'max_image_side', 'max_image_pixels', 'max_pending',
+                 'max_cached_vocabularies'):
         if getattr(args, name) < 1:
             p.error(f'--{name.replace("_", "-")} must be at least 1')
     if not 0.0 <= args.score_thr <= 1.0:
@@ -99,9 +107,10 @@ def latest_checkpoint(run_dir: Path) -> Optional[Path]:
 
 
 def list_examples(folder: Path, num: int) -> Dict[str, Path]:
-    """The first ``num`` image files of ``folder`` by name, ``{name: path}``."""
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    """The first ``num`` image files of ``folder`` by name (mmdet's ``IMG_EXTENSIONS``, as
+    tools/demo.py lists a folder), ``{name: path}``."""
+    from ovdkit.apis import list_images
+    files = [Path(p) for p in list_images([str(folder)])]
     return {p.name: p for p in files[:num]}
 
 
@@ -130,11 +139,12 @@ def toyworld_model(toyworld_dir: str) -> Dict:
                 vocab=', '.join(n.strip() for n in names_file.read_text().splitlines()
                                 if n.strip()) if names_file.is_file() else None,
                 examples=val_images if val_images.is_dir() else None,
-                model=f'toy world {TOYWORLD_METHOD} ({checkpoint})')
+                model=f'toy world {TOYWORLD_METHOD}')
 
 
 def served_model(args) -> Dict:
-    """What to serve: ``--config`` / ``--checkpoint``, or the toy world's model.
+    """What to serve: ``--config`` / ``--checkpoint``, or the toy world's model; ``model`` is
+    the name visitors see (the config's stem: no server path).
 
     Raises:
         FileNotFoundError: no ``--config`` and no trained toy world.
@@ -142,7 +152,7 @@ def served_model(args) -> Dict:
     if args.config is None:
         return toyworld_model(args.toyworld_dir)
     return dict(config=args.config, checkpoint=args.checkpoint, cfg_options=None,
-                vocab='coco', examples=None, model=f'{Path(args.config).stem} ({args.checkpoint})')
+                vocab='coco', examples=None, model=Path(args.config).stem)
 
 
 def build_server(args, served: Dict):
@@ -164,10 +174,10 @@ def build_server(args, served: Dict):
     limits = DemoLimits(max_names=args.max_names, max_image_side=args.max_image_side,
                         max_image_pixels=args.max_image_pixels,
                         max_upload_bytes=int(args.max_upload_mb * 2 ** 20))
-    session = DemoSession(inferencer, limits)
+    session = DemoSession(inferencer, limits, max_vocabularies=args.max_cached_vocabularies)
     vocab = args.vocab if args.vocab is not None else served['vocab'] or 'coco'
-    try:  # embedded now (the first request is a cache hit); an error names --vocab
-        session.use_vocabulary(parse_vocabulary(vocab, limits.max_names))
+    try:  # embedded now (the first request is a cache hit), never evicted; errors name --vocab
+        session.use_vocabulary(parse_vocabulary(vocab, limits.max_names), evictable=False)
     except ValueError as exc:
         raise ValueError(f'--vocab: {exc}') from None
     info = dict(model=served['model'], vocabulary=vocab, score_thr=args.score_thr)
@@ -195,8 +205,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signum, signal.default_int_handler)
     where = ('this machine only' if server.server_address[0] in ('127.0.0.1', 'localhost')
              else 'every network of this machine')
-    print(f'serving {server.info["model"]} on {server.url} ({where}); Ctrl-C stops',
-          flush=True)
+    print(f'serving {server.info["model"]} ({served["checkpoint"]}) on {server.url} ({where}); '
+          f'Ctrl-C stops', flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,9 +1,6 @@
-# GLIP-style grounding on your own COCO-format dataset (the OV-COCO grounding recipe, reading
-# what tools/dataset_converters/coco2ov.py writes); variables and data as in
-# vild-text_r50_fpn_8xb2-90k_ov-custom.py. See docs/custom_dataset.md.
-# class_tokens='eot' and a temperature 5x ViLD-text's (0.05 here, 0.1 against 0.02 on the toy
-# world) are the toy world's best measured variant (configs/toyworld/grounding_*.py, README);
-# the temperature ratio is carried over, not measured on real data.
+# GLIP-style grounding on your own COCO-format dataset: the OV-COCO grounding head over the
+# custom ViLD-text config's data and variables (coco2ov.py's files). See docs/custom_dataset.md
+# and configs/custom/README.md.
 _base_ = './vild-text_r50_fpn_8xb2-90k_ov-custom.py'
 
 model = dict(roi_head=dict(bbox_head=dict(

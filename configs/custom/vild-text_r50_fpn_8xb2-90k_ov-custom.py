@@ -1,8 +1,6 @@
-# ViLD-text on your own COCO-format dataset with your own base / novel split: the OV-COCO
-# ViLD-text recipe (R50-FPN, CLIP ViT-B/32 text embeddings, 90k steps of 16 images) reading
-# what tools/dataset_converters/coco2ov.py writes into data_root + 'annotations/'. Images are
-# under data_root + 'images/' (the annotation files' file_name is relative to it). See
-# docs/custom_dataset.md: a config of ~10 lines inheriting this one sets the variables below.
+# ViLD-text on your own COCO-format dataset and base / novel split: the OV-COCO ViLD-text recipe
+# reading what tools/dataset_converters/coco2ov.py writes (data_root + 'annotations/', images
+# under data_root + 'images/'). See docs/custom_dataset.md and configs/custom/README.md.
 _base_ = '../vild/vild-text_r50_fpn_8xb2-90k_ov-coco.py'
 
 data_root = 'data/custom/'                       # images/ and coco2ov.py's annotations/

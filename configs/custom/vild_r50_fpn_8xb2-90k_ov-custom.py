@@ -1,10 +1,6 @@
-# ViLD (text + image) on your own COCO-format dataset: the custom ViLD-text config plus the
-# OV-COCO ViLD image branch, distilled (L1, weight 0.5) onto CLIP image embeddings of 1x / 1.5x
-# crops of the top-300 proposals of every training image, precomputed once from a ViLD-text
-# model trained on the same data (docs/custom_dataset.md, step 3):
-#   python tools/precompute_clip_regions.py my_vild-text.py VILD_TEXT_CHECKPOINT \
-#       --clip-model ViT-B-32 --clip-pretrained openai --num-regions 300 \
-#       --out /datasets/mine/clip_regions/vit-b-32_train_base
+# ViLD (text + image) on your own COCO-format dataset: the custom ViLD-text config plus the image
+# branch, distilled (L1, weight 0.5) onto CLIP embeddings of proposals precomputed into
+# region_store by tools/precompute_clip_regions.py (docs/custom_dataset.md, step 3).
 _base_ = './vild-text_r50_fpn_8xb2-90k_ov-custom.py'
 
 # CLIP region store of tools/precompute_clip_regions.py (under the base config's data_root:

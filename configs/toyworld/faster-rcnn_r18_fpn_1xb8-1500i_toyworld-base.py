@@ -1,10 +1,6 @@
-# The toy world's base detector: mmdet's Faster R-CNN with a learnt cosine classifier over the
-# base categories, trained on base boxes only (novel objects are in the images, never boxed).
-# It needs nothing from the tiny CLIP, so the demo trains it while the CLIP trains; its RPN
-# (the checkpoint at 2/3 of the schedule) proposes the regions ViLD distils, and every method
-# (ViLD-text, ViLD, ViLD-ensemble, grounding) starts from its last weights, as real detectors
-# start from a shared pretrained model. Evaluated on the base categories of val (CocoMetric: a
-# closed-vocabulary classifier knows no novel name).
+# The toy world's base detector: mmdet's Faster R-CNN with a cosine classifier (NormedLinear) over
+# the base categories, trained on base boxes only; every toy method starts from its weights and
+# its RPN proposes ViLD's regions. Evaluated on the base categories (CocoMetric).
 _base_ = [
     '../_base_/models/faster-rcnn_r18_fpn_toyworld.py',
     '../_base_/datasets/toyworld_detection.py',
@@ -14,11 +10,8 @@ custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
 
 world_root = 'work_dirs/toyworld/world/'
 # 36 base categories in the default world (tools/toyworld.py sets the count of its world);
-# class-agnostic boxes, as the open-vocabulary heads regress them, so the regressor carries over.
-# A cosine classifier (mmdet's NormedLinear, scale 50 = the heads' temperature 0.02), as the
-# open-vocabulary heads classify: base AP50 after 1500 iterations 80.4 against 68.4 and 56.3
-# (two runs) with the linear one; the methods fine-tuned from it (300 iterations, novel / base
-# AP50): ViLD-text 23.2 / 85.7, ViLD 57.9 / 88.2 (linear: 24.2 / 84.2, 55.4 / 81.4).
+# class-agnostic boxes, as the open-vocabulary heads regress them, so the regressor carries over;
+# a cosine classifier (scale 50 = the heads' temperature 0.02), as the open-vocabulary heads.
 model = dict(roi_head=dict(bbox_head=dict(
     num_classes=36, reg_class_agnostic=True,
     cls_predictor_cfg=dict(type='NormedLinear', tempearture=50))))
@@ -38,8 +31,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters, T_max=max_iters - 50,
          eta_min=1e-5),
 ]
-# fused: torch's one-kernel AdamW (CPU and CUDA); on CPU 5x faster than foreach, which was
-# already faster than the default per-tensor loop (a 4M-parameter step 17.4 -> 3.5 ms).
+# fused: torch's one-kernel AdamW (CPU and CUDA).
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4, fused=True),
                      clip_grad=dict(max_norm=10, norm_type=2))

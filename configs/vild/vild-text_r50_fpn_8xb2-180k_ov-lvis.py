@@ -1,10 +1,6 @@
-# ViLD-text on OV-LVIS: Mask R-CNN R50-FPN (class-agnostic boxes and masks) whose RoI
-# classifier is CLIP ViT-B/32 text embeddings of the 866 base (common + frequent) classes in
-# training and of all 1203 at test time; repeat-factor sampling (threshold 1e-3) as mmdet's
-# LVIS configs; LVISMetric reports APr / APc / APf / AP for bbox and segm.
-# Data: tools/dataset_converters/lvis2ovlvis.py writes lvis_v1_train_norare.json and the
-# base vocabulary file. Schedule: 8 GPUs x 2 = 16 a step; 180k steps = 2.88M images, about
-# 29 passes over LVIS v1 train's 100k images (before repeat-factor oversampling).
+# ViLD-text on OV-LVIS: Mask R-CNN R50-FPN (class-agnostic boxes and masks) whose RoI classifier
+# is CLIP ViT-B/32 text embeddings of the 866 base classes in training and all 1203 at test
+# time; repeat-factor sampling; 180k steps of 8 GPUs x 2 images. See configs/vild/README.md.
 _base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
 custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
 

@@ -1,8 +1,6 @@
 # ViLD-text on OV-COCO: Faster R-CNN R50-FPN whose RoI classifier is CLIP ViT-B/32 text
-# embeddings (CLIP's 80-prompt ensemble) of the 48 base classes in training and of all 65 at
-# test time. Data: tools/dataset_converters/coco2ovcoco.py.
-# Schedule: 8 GPUs x 2 images = 16 a step; 90k steps = 1.44M images, about 13 epochs of the
-# ~107k training images that keep a base box. LR 0.02 for batch 16, steps at 60k and 80k.
+# embeddings (80-prompt ensemble) of the 48 base classes in training and all 65 at test time;
+# 90k steps of 8 GPUs x 2 images. See configs/vild/README.md.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['ovdkit'], allow_failed_imports=False)
 

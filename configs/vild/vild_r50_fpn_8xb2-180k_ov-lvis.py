@@ -1,10 +1,6 @@
-# ViLD (text + image) on OV-LVIS: ViLD-text's Mask R-CNN config plus the image branch,
-# distilled (L1, weight 0.5) onto CLIP ViT-B/32 image embeddings of 1x / 1.5x crops of the
-# top-300 proposals of every training image, precomputed once:
-#   python tools/precompute_clip_regions.py \
-#       configs/vild/vild-text_r50_fpn_8xb2-180k_ov-lvis.py VILD_TEXT_CHECKPOINT \
-#       --clip-model ViT-B-32 --clip-pretrained openai --num-regions 300 \
-#       --out data/lvis/clip_regions/vit-b-32_train_norare
+# ViLD (text + image) on OV-LVIS: ViLD-text's Mask R-CNN config plus the image branch, distilled
+# (L1, weight 0.5) onto CLIP ViT-B/32 embeddings of 1x / 1.5x crops of the top-300 proposals of
+# every training image, precomputed into region_store (configs/vild/README.md).
 _base_ = './vild-text_r50_fpn_8xb2-180k_ov-lvis.py'
 
 # CLIP region store of tools/precompute_clip_regions.py (under the base config's data_root;

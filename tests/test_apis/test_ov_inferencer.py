@@ -158,9 +158,9 @@ def test_open_vocabulary_heads_are_the_outermost():
 
 
 @pytest.mark.parametrize('config,head', [
-    ('configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py', 'ViLDBBoxHead'),
-    ('configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py', 'ViLDBBoxHead'),
-    ('configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py', 'GroundingBBoxHead'),
+    ('configs/toyworld/vild_r18_fpn_1xb8-300i_toyworld.py', 'ViLDBBoxHead'),
+    ('configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py', 'ViLDBBoxHead'),
+    ('configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py', 'GroundingBBoxHead'),
 ])
 def test_vild_and_grounding_checkpoints(config, head, tmp_path):
     assert (REPO / config).is_file(), f'{config} is missing: a shipped config was deleted'

@@ -1,24 +1,14 @@
 """A 20,000-name vocabulary on the toy detector: built in bounded steps, cached in one tensor,
 swapped in without rebuilding CLIP, and detecting with labels and names over all 20,000."""
-import importlib.util
 import json
 
 import torch
 
 from ovdkit.apis import OVDInferencer
-from ovdkit.testing import REPO
+from ovdkit.testing.benchmark_models import synthetic_names
 from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 
 NUM = 20000
-
-
-def synthetic_names(num):
-    """The benchmark's synthetic names (tools/benchmark/vocab_scaling.py)."""
-    spec = importlib.util.spec_from_file_location(
-        'vocab_scaling', REPO / 'tools' / 'benchmark' / 'vocab_scaling.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.synthetic_names(num)
 
 
 def test_20000_names_on_the_toy_detector(tmp_path):

@@ -11,7 +11,7 @@ TOOL = 'tools/dataset_converters/coco2ov.py'
 
 
 def coco2ov(args):
-    """Runs the tool's main() in this process (a subprocess costs ~7 s of imports)."""
+    """Runs the tool's main() in this process (a subprocess pays the stack's imports)."""
     spec = importlib.util.spec_from_file_location('coco2ov', REPO / TOOL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

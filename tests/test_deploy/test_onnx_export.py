@@ -1,6 +1,9 @@
 """ONNX export with the vocabulary as an input: graph interface, parity with PyTorch for two
-vocabularies without re-export (ViLD-text and ViLD-ensemble), refusal of other CLIP weights."""
+vocabularies without re-export (ViLD-text and ViLD-ensemble), boxes clipped to a non-square
+image, each class's ensemble weight by its name (not its position), a model folder that runs
+wherever it is copied, refusal of other CLIP weights."""
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -9,15 +12,24 @@ import torch
 
 from ovdkit.apis import OVDInferencer
 from ovdkit.deploy import ONNXDetector, sidecar_path
-from ovdkit.testing import run_tool
+from ovdkit.testing import REPO, run_tool
 from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 from ovdkit.text import EmbeddingMismatchError
 from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
 
-VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
+VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
 BASE = ['red star', 'blue circle']  # the training vocabulary of build_checkpoint
 # novel names among the base ones
 ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']
+
+
+def load_demo():
+    """tools/demo.py as a module (its ``main(argv)`` runs in this process)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('ovdkit_demo_tool', REPO / 'tools' / 'demo.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def spread_rpn_scores(checkpoint: str, seed: int = 0) -> None:
@@ -65,6 +77,9 @@ def test_graph_interface_and_sidecar(exported):
     meta = json.loads(sidecar_path(exported['onnx']).read_text())
     assert meta['clip_model'] == 'OVD-TinyCLIP-RN' and meta['embed_dim'] == 128
     assert meta['clip_weights_id'].startswith('sha256:')
+    # paths relative to the sidecar (all three files are in one folder here)
+    assert (meta['paths'], meta['clip_pretrained'], meta['clip_pretrained_is_file'],
+            meta['cache_dir']) == ('relative', 'clip.pt', True, 'embeddings')
     assert meta['train_classes'] == BASE
     assert meta['normalization'] == dict(mean=[123.675, 116.28, 103.53],
                                          std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
@@ -161,8 +176,14 @@ def test_refuses_embeddings_of_other_clip_weights(exported, tmp_path):
     other = tmp_path / 'other_clip.pt'
     torch.save(open_clip.create_model('OVD-TinyCLIP-RN').state_dict(), other)
     detector = ONNXDetector(exported['onnx'], clip_pretrained=str(other))
-    with pytest.raises(EmbeddingMismatchError, match="'weights_id'"):
+    meta = json.loads(sidecar_path(exported['onnx']).read_text())
+    with pytest.raises(EmbeddingMismatchError) as error:
         detector.set_vocabulary(BASE)
+    from ovdkit.utils.hashing import file_sha256
+    assert str(error.value) == (
+        f"ONNX detector {exported['onnx']}: CLIP weights differ from the ones it was trained "
+        f"against: expected clip.pt (weights_id {meta['clip_weights_id']}), found {other} "
+        f"(weights_id sha256:{file_sha256(other)})")
     vocabulary_embeddings(dict(classes=BASE, model='OVD-TinyCLIP-RN', pretrained=str(other),
                                templates='single', cache_dir=str(tmp_path / 'cache')))
     path, = map(str, (tmp_path / 'cache').glob('*.pt'))
@@ -223,3 +244,189 @@ def test_benchmark_runs_and_reports_parity():
     assert figures['matched'] > 0 and figures['unmatched_torch_detections'] == 0
     assert figures['max_score_diff'] <= 1e-3
     assert figures['onnx_over_torch'] > 0 and figures['onnx_latency_1203_over_65'] > 0
+
+
+def push_boxes_out(checkpoint: str, deltas=(12.0, 8.0, 6.0, 3.0)) -> None:
+    """Sets the box head's regression to the constant ``deltas`` (bias only): with the coder's
+    stds (0.1, 0.1, 0.2, 0.2) every box moves 1.2 of its width right and 0.8 of its height
+    down, and becomes 3.3 times wider and 1.8 times taller, so boxes near the right and bottom
+    edges end past them and must be clipped."""
+    state = torch.load(checkpoint, weights_only=True)
+    weights = state['state_dict']
+    weights['roi_head.bbox_head.fc_reg.weight'].zero_()
+    weights['roi_head.bbox_head.fc_reg.bias'].copy_(torch.tensor(deltas))
+    torch.save(state, checkpoint)
+
+
+def non_square_scene(height: int = 96, width: int = 160) -> np.ndarray:
+    """A toy scene cropped and tiled to ``height`` x ``width`` (BGR)."""
+    scene = toy_scenes(2)
+    return np.concatenate([scene[0][:height], scene[1][:height, :width - 128]], axis=1)
+
+
+@pytest.fixture(scope='module')
+def pushed_out(tmp_path_factory):
+    """A ViLD-text export whose final boxes cross the right and bottom image edges."""
+    work = tmp_path_factory.mktemp('pushed_out')
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, work)
+    spread_rpn_scores(checkpoint)
+    push_boxes_out(checkpoint)
+    run_tool(['tools/deploy/export_onnx.py', config, checkpoint, '--out', work / 'model.onnx'])
+    return dict(config=config, checkpoint=checkpoint, onnx=work / 'model.onnx')
+
+
+def test_boxes_past_the_edge_of_a_non_square_image_are_clipped_to_it(pushed_out):
+    """On a 160 x 96 image (resized to 128 x 77), boxes pushed past the right and bottom edges
+    end exactly at x = 160 and y = 96 in image pixels, never beyond, as in PyTorch (mmdet's
+    own clip): clipping x by the height or y by the width, or not at all, is far off."""
+    image = non_square_scene()
+    height, width = image.shape[:2]
+    vocabulary = ALL
+    got = ONNXDetector(pushed_out['onnx'])(image, vocabulary=vocabulary)
+    ref = OVDInferencer(pushed_out['config'], pushed_out['checkpoint'])(
+        image, vocabulary=vocabulary)['predictions'][0]
+    for boxes in (got['bboxes'], np.array(ref['bboxes'])):
+        assert len(boxes) >= 10
+        assert boxes[:, [0, 1]].min() >= 0
+        assert boxes[:, 2].max() <= width + 1e-3 and boxes[:, 3].max() <= height + 1e-3
+        # pushed out: many boxes end on the right and bottom edges, some inside
+        on_right = np.isclose(boxes[:, 2], width, atol=1e-3)
+        on_bottom = np.isclose(boxes[:, 3], height, atol=1e-3)
+        assert on_right.sum() >= 3 and on_bottom.sum() >= 3 and not on_right.all()
+        assert boxes[:, 2].max() > 0.9 * width and boxes[:, 3].max() > 0.9 * height
+    assert len(got['scores']) == len(ref['scores'])
+    for box, score, label in zip(np.array(ref['bboxes']), ref['scores'], ref['labels']):
+        same = [i for i, lab in enumerate(got['labels'])
+                if lab == label and _iou(box, got['bboxes'][i]) >= 0.99]
+        assert same, f'no ONNX detection for {vocabulary[label]} at {box}'
+        assert min(abs(got['scores'][i] - score) for i in same) <= 1e-3
+
+
+@pytest.fixture(scope='module')
+def extreme_ensemble(tmp_path_factory):
+    """A ViLD-ensemble export whose base classes are scored by the text branch alone and novel
+    ones by the image branch alone (weights 1 and 0): a class weighted as the wrong kind
+    changes its scores completely."""
+    work = tmp_path_factory.mktemp('extreme_ensemble')
+    config, checkpoint = build_checkpoint(
+        VILD_ENSEMBLE, work, ensemble=dict(text_weight_base=1.0, text_weight_novel=0.0))
+    spread_rpn_scores(checkpoint)
+    run_tool(['tools/deploy/export_onnx.py', config, checkpoint, '--out', work / 'model.onnx'])
+    return dict(config=config, checkpoint=checkpoint, onnx=work / 'model.onnx')
+
+
+def _by_name(prediction, vocabulary):
+    """``{name: [(box, score), ...]}`` of a prediction."""
+    found = {}
+    for box, score, label in zip(np.asarray(prediction['bboxes']), prediction['scores'],
+                                 prediction['labels']):
+        found.setdefault(vocabulary[label], []).append((box, float(score)))
+    return found
+
+
+def _largest_score_change(a, b) -> float:
+    """Largest score difference between the detections of two runs, matched by name and box
+    (IoU >= 0.99); a detection without a match counts as its whole score."""
+    worst = 0.0
+    for name in set(a) | set(b):
+        for mine, theirs in ((a.get(name, []), b.get(name, [])),
+                             (b.get(name, []), a.get(name, []))):
+            for box, score in mine:
+                diffs = [abs(score - s) for bx, s in theirs if _iou(box, bx) >= 0.99]
+                worst = max(worst, min(diffs) if diffs else score)
+    return worst
+
+
+def test_each_class_is_weighted_by_its_name_not_its_position(extreme_ensemble):
+    """The same names in two orders (base names first, or mixed with the novel ones) give the
+    same detections per name, in ONNX and in PyTorch, and ONNX equals PyTorch: a weight taken
+    by position scores 'green cross' by the text branch and 'blue circle' by the image branch
+    in the mixed order, which changes scores by far more than the 1e-3 tolerance."""
+    images = toy_scenes(3)
+    mixed = ALL  # base names at positions 1 and 3
+    ordered = BASE + [n for n in ALL if n not in BASE]  # base names at positions 0 and 1
+    detector = ONNXDetector(extreme_ensemble['onnx'])
+    inferencer = OVDInferencer(extreme_ensemble['config'], extreme_ensemble['checkpoint'])
+    runs = {}
+    for vocabulary in (mixed, ordered):
+        onnx_preds = detector(images, vocabulary=vocabulary)
+        assert detector._base_mask.tolist() == [v in BASE for v in vocabulary]
+        torch_preds = inferencer(images, vocabulary=vocabulary)['predictions']
+        runs[tuple(vocabulary)] = [(_by_name(o, vocabulary), _by_name(t, vocabulary))
+                                   for o, t in zip(onnx_preds, torch_preds)]
+    for (onnx_mixed, torch_mixed), (onnx_ordered, torch_ordered) in zip(
+            runs[tuple(mixed)], runs[tuple(ordered)]):
+        assert onnx_mixed and torch_mixed
+        assert _largest_score_change(onnx_mixed, onnx_ordered) <= 1e-4
+        assert _largest_score_change(torch_mixed, torch_ordered) <= 1e-4
+        assert _largest_score_change(onnx_mixed, torch_mixed) <= 1e-3
+
+
+def _demo_args(image, onnx, out):
+    return [str(image), '--onnx', str(onnx), '--vocab', 'red star,zebra,blue circle',
+            '--score-thr', '0.05', '--out-dir', str(out), '--no-progress']
+
+
+def _detections(out):
+    return json.loads((out / 'preds' / 'scene.json').read_text())['detections']
+
+
+def test_a_copied_model_folder_runs_from_any_working_directory(tmp_path, monkeypatch, capsys):
+    """A folder with the exported model (in a subfolder), its CLIP file and its embedding
+    cache, copied elsewhere with the original deleted, runs (tools/demo.py --onnx) from
+    another working directory with the same detections and no new embeddings (the cache
+    moved with it). With only the model copied, the error names the CLIP file it expected,
+    where, and its weights id; exported with absolute paths, the model alone runs anywhere
+    while the CLIP file stays."""
+    import cv2
+
+    from ovdkit.deploy import export_onnx
+    demo = load_demo()
+    work = tmp_path / 'model'
+    work.mkdir()
+    config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, work)
+    spread_rpn_scores(checkpoint)
+    export_onnx(config, checkpoint, work / 'deploy' / 'model.onnx')
+    meta = json.loads((work / 'deploy' / 'model.json').read_text())
+    assert (meta['clip_pretrained'], meta['cache_dir']) == ('../clip.pt', '../embeddings')
+    image = tmp_path / 'scene.png'
+    cv2.imwrite(str(image), toy_scenes(1)[0])
+    cwd = tmp_path / 'somewhere'
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert demo.main(_demo_args(image, work / 'deploy' / 'model.onnx', tmp_path / 'before')) == 0
+    copy = tmp_path / 'elsewhere' / 'copied'
+    shutil.copytree(work, copy)
+    shutil.rmtree(work)
+    cached = sorted(p.name for p in (copy / 'embeddings').iterdir())
+    proc = run_tool([REPO / 'tools' / 'demo.py',
+                     *_demo_args(image, copy / 'deploy' / 'model.onnx', tmp_path / 'after')],
+                    cwd=cwd)
+    assert json.loads(proc.stdout.strip().splitlines()[-1])['failed'] == 0
+    before = _detections(tmp_path / 'before')
+    assert _detections(tmp_path / 'after') == before and before
+    assert sorted(p.name for p in (copy / 'embeddings').iterdir()) == cached
+
+    alone = tmp_path / 'alone'
+    alone.mkdir()
+    for name in ('model.onnx', 'model.json'):
+        shutil.copy(copy / 'deploy' / name, alone / name)
+    capsys.readouterr()
+    assert demo.main(_demo_args(image, alone / 'model.onnx', tmp_path / 'alone_out')) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: ONNX detector {alone / 'model.onnx'}: CLIP weights file "
+        f"{tmp_path / 'clip.pt'} (recorded relative to the sidecar) does not exist; the "
+        f"detector expects ../clip.pt (weights_id {meta['clip_weights_id']}): put that file "
+        f"there, or pass clip_pretrained= a file holding these weights")
+
+    export_onnx(str(copy / 'config.py'), str(copy / 'model.pth'), copy / 'absolute.onnx',
+                absolute_paths=True, cfg_options={
+                    'model.roi_head.bbox_head.vocabulary.pretrained': str(copy / 'clip.pt'),
+                    'model.roi_head.bbox_head.vocabulary.cache_dir': str(copy / 'embeddings')})
+    meta = json.loads((copy / 'absolute.json').read_text())
+    assert (meta['paths'], meta['clip_pretrained'], meta['cache_dir']) == (
+        'absolute', str(copy / 'clip.pt'), str(copy / 'embeddings'))
+    for name in ('absolute.onnx', 'absolute.json'):
+        shutil.move(copy / name, alone / name)
+    assert demo.main(_demo_args(image, alone / 'absolute.onnx', tmp_path / 'absolute')) == 0
+    assert _detections(tmp_path / 'absolute') == before

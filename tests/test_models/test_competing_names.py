@@ -16,7 +16,7 @@ from ovdkit.datasets.negative_names import kept_names, split_negative_entries
 from ovdkit.models.competing_names import encode_rows, reference_rows
 from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_toy_detector, random_embedding_file
 
-ENSEMBLE_CONFIG = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
+ENSEMBLE_CONFIG = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
 BASE = ['red star', 'blue circle']
 DIM = 128
 T = 0.5  # a temperature at which every probability below is well above score_thr

@@ -4,7 +4,7 @@ import torch
 from mmcv.ops import RoIAlign
 from mmdet.registry import MODELS
 
-from ovdkit.models import GatherRoIAlign
+from ovdkit.models.cpu_training import GatherRoIAlign
 
 
 def _rois(num, batch, image=128.0, seed=0):

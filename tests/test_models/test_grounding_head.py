@@ -223,7 +223,7 @@ def test_token_loss_provides_the_accuracy_mmdet_asks_custom_losses_for():
 
 
 def test_one_name_per_prompt_is_the_default():
-    """Every shipped config sets ``names_per_prompt=1`` (joint prompts measured worse): a head
+    """Every shipped config sets ``names_per_prompt=1`` (joint prompts score worse): a head
     configured without it encodes every name alone too."""
     register_all_modules()
     head = MODELS.build(dict(type='GroundingBBoxHead', embed_dim=32, vocabulary=dict(

@@ -1,8 +1,8 @@
-"""The heads' formulas against values computed here from their definitions (README).
+"""The heads' formulas against values computed here from their definitions (docs/design.md).
 
 Expected values come from plain torch on the heads' *inputs* (RoI features, the learned
 weights, the text embeddings or token features): mmdet's shared FC trunk, then the formula as
-the README states it. Nothing of ovdkit's classifiers, losses or helpers computes an expected
+the docs state it. Nothing of ovdkit's classifiers, losses or helpers computes an expected
 value. Test vocabularies put novel names first and between base names, so nothing can rely on
 base classes coming first.
 """
@@ -27,10 +27,10 @@ DIM = 128
 # novel names first and between base names
 MIXED = ['yellow heart', 'red star', 'purple cross', 'blue circle', 'green square']
 NOVEL = {'yellow heart', 'purple cross'}
-VILD_TEXT = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
-VILD = 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py'
-ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'
-GROUNDING = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+VILD_TEXT = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
+VILD = 'configs/toyworld/vild_r18_fpn_1xb8-300i_toyworld.py'
+ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
+GROUNDING = 'configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py'
 
 
 def _head_cfg(config, **changes):
@@ -60,7 +60,7 @@ def _unit(x):
 
 
 def _vild_text_logits(head, rois, text, temperature):
-    """``[cos(Wx, t_c) ..., cos(Wx, bg)] / T`` (README, ViLD-text)."""
+    """``[cos(Wx, t_c) ..., cos(Wx, bg)] / T`` (ViLD-text)."""
     proj = head.fc_cls.projection
     region = _unit(_trunk(head, rois) @ proj.weight.t() + proj.bias)
     classes = torch.cat([_unit(text), _unit(head.fc_cls.background_embedding)[None]])
@@ -270,19 +270,23 @@ def test_classifiers_refuse_what_does_not_fit():
                                                      ('eot', [0, 1, 0])])
 def test_grounding_loss_is_normalised_by_the_foreground_regions(tmp_path, class_tokens,
                                                                positives):
-    """One foreground region: the summed focal loss divided by 1 (0 foreground: by 1 too)."""
+    """Three foreground regions ("blue circle", label 1) among five: the focal loss summed over
+    every region and token, divided by 3 (not 1, as a plain sum, nor 5, as a mean over the
+    regions); no foreground region: divided by 1."""
     from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
     cfg = _head_cfg(GROUNDING, embed_dim=32, class_tokens=class_tokens, vocabulary=dict(
         classes=BASE, model='OVD-TestCLIP-RN', pretrained=None, cache_dir=str(tmp_path)))
     head = _build(cfg)
     head.train()
-    logits, _ = head(torch.randn(3, 64, 7, 7, generator=torch.Generator().manual_seed(9)))
-    for labels, targets_of_first in (([1, 3, 3], positives), ([3, 3, 3], [0] * len(positives))):
-        losses = head.loss(logits, None, None, torch.tensor(labels), torch.ones(3), None, None)
-        targets = torch.zeros(3, len(positives))
-        targets[0] = torch.tensor(targets_of_first, dtype=torch.float32)
-        expected = py_sigmoid_focal_loss(logits, targets, gamma=2.0, alpha=0.25, reduction='sum')
-        torch.testing.assert_close(losses['loss_cls'], expected)
+    logits, _ = head(torch.randn(5, 64, 7, 7, generator=torch.Generator().manual_seed(9)))
+    background = len(BASE)
+    for labels, divisor in (([1, background, 1, background, 1], 3), ([background] * 5, 1)):
+        labels = torch.tensor(labels)
+        losses = head.loss(logits, None, None, labels, torch.ones(5), None, None)
+        targets = torch.zeros(5, len(positives))
+        targets[labels == 1] = torch.tensor(positives, dtype=torch.float32)
+        summed = py_sigmoid_focal_loss(logits, targets, gamma=2.0, alpha=0.25, reduction='sum')
+        torch.testing.assert_close(losses['loss_cls'], summed / divisor)
 
 
 def test_vild_ensemble_renormalises_when_the_class_probabilities_sum_above_1(vocab_files):
@@ -315,6 +319,22 @@ def test_vild_ensemble_renormalises_when_the_class_probabilities_sum_above_1(voc
     mean = 0.8 ** (2 / 3) * 0.2 ** (1 / 3)
     assert 2 * mean > 1.0
     torch.testing.assert_close(scores, torch.tensor([[0.5, 0.5, 0.0]] * 2), atol=1e-4, rtol=0)
+
+
+def test_vild_ensemble_probabilities_of_a_novel_and_a_base_class():
+    """A novel class (text 0.1, image 0.5, text weight 1/3) before a base class (text 0.6,
+    image 0.2, text weight 2/3): 0.1^(1/3) 0.5^(2/3) = 0.29240 and 0.6^(2/3) 0.2^(1/3) =
+    0.41602, the background 1 - both = 0.29158; the mask as bool (the head) or 0 / 1 float (the
+    exported graph's input) gives the same."""
+    from ovdkit.models import vild_ensemble_probabilities
+    text, image = torch.tensor([[0.1, 0.6]]), torch.tensor([[0.5, 0.2]])
+    novel, base = 0.1 ** (1 / 3) * 0.5 ** (2 / 3), 0.6 ** (2 / 3) * 0.2 ** (1 / 3)
+    expected = torch.tensor([[novel, base, 1 - novel - base]])
+    torch.testing.assert_close(expected, torch.tensor([[0.29240, 0.41602, 0.29158]]),
+                               atol=1e-5, rtol=0)
+    for mask in (torch.tensor([False, True]), torch.tensor([0.0, 1.0])):
+        torch.testing.assert_close(
+            vild_ensemble_probabilities(text, image, mask, 2 / 3, 1 / 3), expected)
 
 
 def test_grounding_loss_of_no_region_and_of_one_region_one_token(tmp_path):

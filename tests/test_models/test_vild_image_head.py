@@ -18,8 +18,8 @@ BASE = ['red star', 'blue circle', 'green square']
 ALL = BASE + ['yellow heart', 'purple cross']
 DIM = 128
 
-CONFIGS = {'shared': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
-           'separate': 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-800i_toyworld.py'}
+CONFIGS = {'shared': 'configs/toyworld/vild_r18_fpn_1xb8-300i_toyworld.py',
+           'separate': 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'}
 
 
 def _build(tmp_path, projection):

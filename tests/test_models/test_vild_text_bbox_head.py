@@ -10,7 +10,7 @@ from mmengine.config import Config, ConfigDict
 import ovdkit  # noqa: F401
 from ovdkit.testing.detectors import random_embedding_file
 
-CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
 BASE = ['red star', 'blue circle', 'green square']
 ALL = BASE + ['yellow heart', 'purple cross']
 DIM = 128

@@ -14,7 +14,7 @@ from ovdkit.engine import TrainingVocabularyHook, first_difference
 from ovdkit.text import make_meta, save_text_embeddings
 from ovdkit.utils.config_variables import OVDConfigError
 
-CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
 BASE = ['red star', 'blue circle', 'green square']
 ALL = BASE + ['yellow heart']
 DIM = 32  # OVD-TestCLIP-RN

@@ -95,6 +95,7 @@ def _wait_for(path, proc, timeout=120):
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_kill_9_and_restart_gives_the_uninterrupted_result(inputs):
     full = inputs / 'full'
     if not (full / 'index.json').exists():
@@ -374,3 +375,47 @@ def test_the_proposal_detector_loads_through_mmengine_and_leaves_the_config_alon
                                          r"\['neck\."):
         _load_detector(cfg, str(tmp_path / 'no_neck.pth'), 7, 'cpu')
     assert cfg.to_dict() == before
+
+
+def test_stored_boxes_are_in_original_pixels_when_the_pipeline_resizes(inputs, tmp_path):
+    """With the test pipeline's Resize at 2x (96 -> 192 px), the stored boxes are the RPN's
+    proposals on the 192 px image divided by 2: recomputed here from the image, resized with
+    OpenCV and fed to the detector's preprocessor and RPN directly."""
+    import cv2
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmengine.config import Config
+
+    from ovdkit.regions import CLIPRegionStore, precompute_clip_regions
+    out, num_regions = tmp_path / 'x2', 20
+    precompute_clip_regions(
+        SMOKE, str(inputs / 'detector.pth'), 'OVD-TestCLIP-RN', str(inputs / 'clip0.pt'),
+        str(out), num_regions=num_regions, crop_scales=(1.0,), batch_size=1, workers=0,
+        shard_size=2, progress=False, cfg_options={
+            'train_dataloader.dataset.data_root': f'{inputs / "data"}/',
+            'train_dataloader.dataset.ann_file': 'annotations/instances_val.json',
+            'test_dataloader.dataset.pipeline.1.scale': (192, 192)})
+    info = json.loads((inputs / 'data' / 'annotations' / 'instances_val.json').read_text())
+
+    cfg = Config.fromfile(str(REPO / SMOKE))
+    cfg.model.test_cfg.rpn.max_per_img = num_regions
+    model = MODELS.build(cfg.model).eval()
+    state = torch.load(inputs / 'detector.pth', map_location='cpu', weights_only=True)
+    model.load_state_dict(state['state_dict'])
+    store = CLIPRegionStore(out)
+    for image in info['images']:
+        assert (image['width'], image['height']) == (96, 96)
+        bgr = cv2.imread(str(inputs / 'data' / 'images' / image['file_name']))
+        resized = cv2.resize(bgr, (192, 192), interpolation=cv2.INTER_LINEAR)
+        sample = DetDataSample(metainfo=dict(img_shape=(192, 192), ori_shape=(96, 96),
+                                             scale_factor=(2.0, 2.0)))
+        data = model.data_preprocessor(dict(inputs=[torch.from_numpy(resized).permute(2, 0, 1)],
+                                            data_samples=[sample]), False)
+        with torch.no_grad():
+            proposals = model.rpn_head.predict(model.extract_feat(data['inputs']),
+                                               data['data_samples'], rescale=False)[0]
+        on_resized = proposals.bboxes.clamp(min=0).numpy()
+        stored, _ = store.get(image['id'])
+        assert len(stored) == len(on_resized) > 5
+        assert on_resized.max() > 100  # the proposals really are in 192 px coordinates
+        np.testing.assert_allclose(stored, on_resized / 2, atol=1e-3)

@@ -104,6 +104,36 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
         CLIPTextEncoder(MODEL, str(path))
 
 
+@pytest.mark.parametrize('env', [dict(HF_HUB_OFFLINE='1'), dict(HF_ENDPOINT='http://127.0.0.1:9')],
+                         ids=['HF_HUB_OFFLINE', 'unreachable-endpoint'])
+def test_a_tag_neither_cached_nor_downloadable_fails_at_once(monkeypatch, tmp_path, env):
+    """ViT-B-32 'openai' with an empty hub cache and no hub: refused before open_clip tries
+    (it retries for over a minute), saying to pass a local file."""
+    import time
+
+    from ovdkit.text import check_clip_weights_available
+    monkeypatch.setenv('HF_HUB_CACHE', str(tmp_path / 'hub'))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    start = time.monotonic()
+    with pytest.raises(CLIPWeightsError) as info:
+        CLIPTextEncoder('ViT-B-32', 'openai')
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert message.startswith("CLIP weights 'ViT-B-32' pretrained='openai' are not in the local "
+                              "cache and cannot be downloaded from the Hugging Face hub (")
+    assert ('HF_HUB_OFFLINE is set' if 'HF_HUB_OFFLINE' in env else 'Connection refused') \
+        in message
+    assert 'pass a local open_clip checkpoint file instead' in message
+    # the same tag in the local hub cache is accepted (offline or not): nothing to download
+    snapshot = tmp_path / 'hub' / 'models--timm--vit_base_patch32_clip_224.openai'
+    (snapshot / 'refs').mkdir(parents=True)
+    (snapshot / 'refs' / 'main').write_text('abc123')
+    (snapshot / 'snapshots' / 'abc123').mkdir(parents=True)
+    (snapshot / 'snapshots' / 'abc123' / 'open_clip_model.safetensors').write_bytes(b'x')
+    check_clip_weights_available('ViT-B-32', 'openai')
+
+
 def test_unknown_model_name():
     with pytest.raises(CLIPWeightsError, match="unknown open_clip model 'ViT-Nope'"):
         CLIPTextEncoder('ViT-Nope', None)

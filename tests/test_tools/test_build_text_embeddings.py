@@ -18,9 +18,8 @@ def _tool():
 
 
 @pytest.mark.parametrize('change, message', [
-    (dict(pretrained='{tmp}/missing.pt'), "cannot load CLIP weights for model "
-                                          "'OVD-TestCLIP-RN' from pretrained file "
-                                          "'{tmp}/missing.pt'"),
+    (dict(pretrained='{tmp}/missing.pt'), "CLIP weights for model 'OVD-TestCLIP-RN': file "
+                                          "{tmp}/missing.pt does not exist"),
     (dict(model='No-Such-CLIP'), "unknown open_clip model 'No-Such-CLIP'"),
     (dict(vocab='cat,dog,cat'), 'duplicate'),
     (dict(vocab='{tmp}/names.txt'), '{tmp}/names.txt'),

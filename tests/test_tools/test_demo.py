@@ -103,7 +103,7 @@ def test_setup_errors_name_the_culprit(detector, images, tmp_path, capsys):
     empty = tmp_path / 'empty.txt'
     empty.write_text('# nothing here\n\n')
     assert setup_error(demo, capsys, base + ['--vocab-file', str(empty)]) == \
-        f'error: {empty}: empty vocabulary'
+        f'error: {empty}: empty vocabulary (no class names given)'
     assert setup_error(demo, capsys, base + ['--vocab-file', str(tmp_path / 'nope.txt')]) == \
         f'error: vocabulary file {tmp_path / "nope.txt"} does not exist'
     assert setup_error(demo, capsys, [image, '--config', config, '--checkpoint',

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_tool
+from ovdkit.testing import run_tool
+
+pytestmark = pytest.mark.slow  # trains the toy world's CLIP and two detectors: minutes
 
 NOVEL = 'blue star'
 WORLD_OPTIONS = ['--shapes', 'circle,triangle,star', '--colors', 'red,green,blue', '--novel',
@@ -38,9 +40,9 @@ def train_toy_detector(work: Path, seed: int = 0) -> dict:
     result = json.loads((work / 'vild-text' / 'result.json').read_text())
     grounding = json.loads((work / 'grounding' / 'result.json').read_text())
     return dict(summary=json.loads(proc.stdout.strip().splitlines()[-1]), world=work / 'world',
-                config=str(work / 'vild-text' / 'vild-text_r18_fpn_1xb8-800i_toyworld.py'),
+                config=str(work / 'vild-text' / 'vild-text_r18_fpn_1xb8-300i_toyworld.py'),
                 checkpoint=result['checkpoint'],
-                grounding=(str(work / 'grounding' / 'grounding_r18_fpn_1xb8-800i_toyworld.py'),
+                grounding=(str(work / 'grounding' / 'grounding_r18_fpn_1xb8-300i_toyworld.py'),
                            grounding['checkpoint']))
 
 

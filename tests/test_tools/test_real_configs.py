@@ -13,8 +13,8 @@ path the config reads under ``data_root``. A config added to those folders is pi
 
 Two threads run the commands, one at a time each, with one CPU thread each. Each command is
 its own process, forked from an interpreter that imported the stack once
-(``ovdkit/testing/tool_forkserver.py``): 26 fresh interpreters would spend ~2 minutes on
-imports alone.
+(``ovdkit/testing/tool_forkserver.py``), so the commands do not pay the stack's imports
+each.
 """
 import shutil
 import threading

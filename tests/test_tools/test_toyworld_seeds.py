@@ -1,19 +1,12 @@
-"""tools/benchmark/toyworld_seeds.py: the statistics of its table, on hand-made demo results."""
-import importlib.util
+"""tools/benchmark/toyworld_seeds.py: the statistics of its table (on hand-made demo results)
+and its argument errors."""
 import math
 import statistics
 
 import pytest
 
-from conftest import REPO
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'ovdkit_toyworld_seeds', REPO / 'tools' / 'benchmark' / 'toyworld_seeds.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ovdkit.testing import run_tool
+from ovdkit.toyworld import summarise_seed_runs
 
 
 def demo_json(vild_text, vild, ensemble, clip=0.95):
@@ -29,7 +22,7 @@ def test_means_stds_and_paired_intervals():
     runs = {0: demo_json((20, 80, 60), (60, 78, 74), (66, 80, 77)),
             1: demo_json((30, 84, 70), (64, 83, 78), (64, 85, 80)),
             2: demo_json((25, 76, 62), (71, 75, 74), (80, 77, 78))}
-    lines, flat = load_tool().summarise(runs)
+    lines, flat = summarise_seed_runs(runs)
     assert flat['seeds'] == '0,1,2' and flat['num_seeds'] == 3
     assert flat['vild-text/novel_ap50_mean'] == 25.0
     assert flat['vild-text/novel_ap50_std'] == 5.0  # sample std of 20, 30, 25
@@ -56,7 +49,7 @@ def test_synonym_vocabulary_paired_with_one_name():
     for seed, novel in zip(runs, (62, 63, 77)):
         runs[seed].update({'vild/novel_ap50_synonyms': novel, 'vild/base_ap50_synonyms': 78,
                            'vild/all_ap50_synonyms': 74})
-    lines, flat = load_tool().summarise(runs)
+    lines, flat = summarise_seed_runs(runs)
     assert flat['vild/novel_ap50_synonyms_mean'] == 67.33
     # novel differences 2, -1, 6: mean 2.33, std 3.51
     half = 4.302653 * statistics.stdev([2, -1, 6]) / math.sqrt(3)
@@ -72,8 +65,8 @@ def test_synonym_vocabulary_paired_with_one_name():
                                          (['--seeds', '0,x'], '--seeds'),
                                          (['--seed', '3'], '--seed'),
                                          (['--seed=3'], '--seed')])
-def test_bad_arguments_are_named(argv, named, capsys):
-    with pytest.raises(SystemExit) as exc:
-        load_tool().main(argv)
-    assert exc.value.code == 2
-    assert named in capsys.readouterr().err
+def test_bad_arguments_are_named(argv, named):
+    proc = run_tool(['tools/benchmark/toyworld_seeds.py', *argv], check=False, timeout=120)
+    assert proc.returncode == 2, proc.log
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('toyworld_seeds.py: error: ') and named in last, proc.stderr

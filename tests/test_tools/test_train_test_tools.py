@@ -25,6 +25,7 @@ def trained(coco_fixture, tmp_path_factory):
     return work, proc.log
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoints_that_load_safely(trained):
     import ovdkit  # noqa: F401  (allow-lists mmengine's checkpoint globals)
     work, log = trained
@@ -37,6 +38,7 @@ def test_train_writes_checkpoints_that_load_safely(trained):
     assert any(k.startswith('backbone.') for k in ckpt['state_dict'])
 
 
+@pytest.mark.slow
 def test_resume_continues_at_the_last_iteration(trained, coco_fixture):
     import ovdkit  # noqa: F401
     work, _ = trained
@@ -48,6 +50,7 @@ def test_resume_continues_at_the_last_iteration(trained, coco_fixture):
     assert torch.load(work / 'iter_9.pth', map_location='cpu')['meta']['iter'] == 9
 
 
+@pytest.mark.slow
 def test_load_from_starts_a_new_run_from_the_weights(trained, coco_fixture, tmp_path):
     work, _ = trained
     proc = run_tool(['tools/train.py', SMOKE_CONFIG, '--work-dir', tmp_path, '--cfg-options',
@@ -59,6 +62,7 @@ def test_load_from_starts_a_new_run_from_the_weights(trained, coco_fixture, tmp_
     assert (tmp_path / 'iter_2.pth').is_file()
 
 
+@pytest.mark.slow
 def test_test_tool_prints_bbox_map(trained, coco_fixture, tmp_path):
     work, _ = trained
     proc = run_tool(['tools/test.py', SMOKE_CONFIG, work / 'iter_6.pth', '--work-dir', tmp_path,
@@ -85,6 +89,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_dist_train_two_cpu_processes(coco_fixture, tmp_path):
     proc = run_tool(['tools/dist_train.sh', SMOKE_CONFIG, 2, '--work-dir', tmp_path,
                      '--cfg-options', *fixture_data_options(coco_fixture), *schedule_options(4, 4)],
@@ -167,6 +172,7 @@ def ov_test_run(trained, coco_fixture, tmp_path_factory):
     return config, work / 'iter_6.pth', dict(re.findall(OV_METRICS, proc.log)), out
 
 
+@pytest.mark.slow
 def test_test_tool_reports_novel_base_all_ap50_like_pycocotools(ov_test_run, coco_fixture):
     import mmengine
     _, _, printed, out = ov_test_run
@@ -181,6 +187,7 @@ def test_test_tool_reports_novel_base_all_ap50_like_pycocotools(ov_test_run, coc
     assert printed['all_ap50'] == pytest.approx(all_ap, abs=1e-3)  # mmdet rounds it to 3
 
 
+@pytest.mark.slow
 def test_dist_test_two_processes_give_the_same_ov_metrics(ov_test_run, tmp_path):
     config, checkpoint, printed, _ = ov_test_run
     proc = run_tool(['tools/dist_test.sh', config, checkpoint, 2, '--work-dir', tmp_path],

@@ -1,8 +1,11 @@
 """The web demo's server (tools/webdemo.py) in this process: results equal the inferencer's,
-vocabularies swapped without rebuilding, bad input answered with a message while the server
-stays up, a burst of concurrent requests served one at a time within bounded memory."""
+vocabularies swapped without rebuilding, the score threshold applied, bad input answered with
+a message while the server stays up, a burst of concurrent requests served one at a time
+within bounded memory, and the embedding cache of typed vocabularies bounded. Every wait has
+a timeout and fails with a message saying what it waited for."""
 import base64
 import gc
+import json
 import struct
 import threading
 import time
@@ -15,6 +18,7 @@ import pytest
 from mmdet.registry import MODELS
 
 from ovdkit.apis.webdemo import DemoLimits, SerialWorker
+from ovdkit.apis.webdemo.session import parse_vocabulary
 from ovdkit.testing.webdemo_fixtures import (VOCABULARY, demo_model, detect, expected_detections,
                                              request, rss_bytes, serving)
 from ovdkit.text import CLIPTextEncoder
@@ -23,6 +27,25 @@ from ovdkit.text import CLIPTextEncoder
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
     return demo_model(tmp_path_factory.mktemp('webdemo'))
+
+
+def wait_for(condition, what: str, timeout: float = 30) -> None:
+    """Polls ``condition()`` until true; fails naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout:g} s waiting for {what}')
+        time.sleep(0.01)
+
+
+def joined(thread: threading.Thread, what: str, timeout: float = 30) -> None:
+    """Joins ``thread``; fails naming ``what`` if it is still running after ``timeout``."""
+    thread.join(timeout)
+    assert not thread.is_alive(), f'{what} still running after {timeout:g} s'
+
+
+def set_within(event: threading.Event, what: str, timeout: float = 30) -> None:
+    assert event.wait(timeout), f'timed out after {timeout:g} s waiting for {what}'
 
 
 def test_page_info_and_examples(model):
@@ -72,6 +95,75 @@ def test_detections_equal_the_inferencer_and_vocabularies_swap_in_place(model, m
         assert status == 200 and result['detections'] == expected[VOCABULARY]
     # both vocabularies were cache hits: CLIP never built, the detector never rebuilt
     assert built == [] and builds == [] and inferencer.model is model_object
+
+
+def test_the_score_threshold_drops_the_detections_below_it(model):
+    """A threshold between the detections' scores keeps exactly those at or above it (the
+    fixture model scores every detection at 0.37 or more: thresholds of 0.2 or 0 keep all)."""
+    image = model['images'] / 'scene0.png'
+    with serving(model['inferencer'], model['images']) as server:
+        status, everything = detect(server, image, VOCABULARY, 0.0)
+        assert status == 200, everything
+        scores = sorted({d['score'] for d in everything['detections']})
+        assert len(scores) >= 4, scores
+        # midway between listed (rounded) scores: no detection sits on the threshold
+        for k in (0, len(scores) // 2, len(scores) - 2):
+            thr = (scores[k] + scores[k + 1]) / 2
+            status, result = detect(server, image, VOCABULARY, thr)
+            assert status == 200, result
+            kept = [d for d in everything['detections'] if d['score'] >= thr]
+            assert 0 < len(kept) < len(everything['detections'])
+            assert result['score_thr'] == thr and result['detections'] == kept
+
+
+def cache_files(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_typed_vocabularies_keep_a_bounded_embedding_cache(model):
+    """200 distinct vocabularies typed on the page: the cache keeps the files of the 5 most
+    recently used typed ones (a .pt and its sidecar each) beside the files that were there
+    before, which are never deleted; a vocabulary typed again is moved to the front, and an
+    evicted one is embedded again."""
+    inferencer, image = model['inferencer'], model['images'] / 'scene0.png'
+    cache = next(iter({h.test_vocabulary_cfg['cache_dir'] for _, h in inferencer.heads}))
+    cache = type(model['images'])(cache)
+    before = set(cache_files(cache))
+    assert before  # the fixture's vocabularies, embedded before the server started
+    vocabularies = [f'red star, thing {i}, zebra' for i in range(200)]
+    with serving(inferencer, model['images'], max_vocabularies=5) as server:
+        session = server.session
+        for i, vocabulary in enumerate(vocabularies):
+            if i % 40 == 0:  # through the page's API (what typing on the page sends); the
+                # others through the session's same vocabulary step, without a detection each
+                status, result = detect(server, image, vocabulary, 0.5)
+                assert status == 200, result
+                assert result['vocabulary'] == ['red star', f'thing {i}', 'zebra']
+            else:
+                session.use_vocabulary(parse_vocabulary(vocabulary, 1203))
+            files = set(cache_files(cache))
+            assert before <= files, 'a file that was there before was deleted'
+            assert len(files - before) == 2 * min(i + 1, 5), (i, sorted(files - before))
+            assert len(session.cached) == min(i + 1, 5)
+        assert [', '.join(k) for k in session.cached] == vocabularies[-5:]
+        # every file of the last five lists one of their vocabularies; the others' are gone
+        listed = [json.loads((cache / f).read_text())['classes']
+                  for f in set(cache_files(cache)) - before if f.endswith('.json')]
+        assert sorted(map(tuple, listed)) == sorted(
+            tuple(n.strip() for n in v.split(',')) for v in vocabularies[-5:])
+        # typed again: the oldest of the five becomes the newest (nothing embedded again)
+        session.use_vocabulary(parse_vocabulary(vocabularies[-5], 1203))
+        assert [', '.join(k) for k in session.cached][-1] == vocabularies[-5]
+        assert len(set(cache_files(cache)) - before) == 10
+        # an evicted vocabulary works again (embedded anew, another one evicted)
+        status, result = detect(server, image, vocabularies[0], 0.5)
+        assert status == 200, result
+        assert [', '.join(k) for k in session.cached][0] == vocabularies[-3]
+        assert len(set(cache_files(cache)) - before) == 10
+    # the files of the session's vocabularies stay for the next start (the cache is shared)
+    assert len(set(cache_files(cache)) - before) == 10
+    for name in set(cache_files(cache)) - before:
+        (cache / name).unlink()
 
 
 def bomb_png(width: int, height: int) -> bytes:
@@ -180,19 +272,22 @@ def test_burst_of_20_concurrent_requests(model):
         barrier = threading.Barrier(20)
 
         def client(i):
-            barrier.wait()
+            try:
+                barrier.wait(60)
+            except threading.BrokenBarrierError:
+                answers[i] = (None, f'client {i}: the 20 clients did not all start within 60 s')
+                return
             answers[i] = detect(server, images[i % 3], VOCABULARY, 0.1,
                                 filename=images[i % 3].name)
         threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
         start = time.perf_counter()
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(300)
+        for i, thread in enumerate(threads):
+            joined(thread, f'client {i} of the burst', timeout=300)
         seconds = time.perf_counter() - start
         gc.collect()
         after = rss_bytes()
-        assert not any(thread.is_alive() for thread in threads)
         for i, (status, answer) in enumerate(answers):
             assert status == 200, answer
             assert answer['image'] == images[i % 3].name
@@ -217,12 +312,12 @@ def test_more_requests_than_slots_are_refused_as_busy(model):
                 server.worker.run(lambda: (started.set(), release.wait(30)))
         holder = threading.Thread(target=hold)
         holder.start()
-        assert started.wait(30)
+        set_within(started, 'the job holding the only slot to start')
         status, answer = detect(server, images / 'scene0.png')
         assert status == 503 and answer['error'].startswith(
             'busy: 1 requests are already being served or waiting; try again')
         release.set()
-        holder.join(30)
+        joined(holder, 'the job holding the only slot')
         status, answer = detect(server, images / 'scene0.png')
         assert status == 200, answer
 
@@ -236,7 +331,7 @@ def test_requests_time_out_and_failures_keep_the_server_up(model, monkeypatch):
         status, answer = detect(server, images / 'scene0.png')
         assert status == 504 and answer['error'].startswith('no result within 0.2 s')
         release.set()
-        slow.join(30)
+        joined(slow, 'the slow job')
         server.request_timeout = 300
 
         def broken(*args, **kwargs):
@@ -261,16 +356,15 @@ def test_closing_the_worker_cancels_waiting_jobs_and_ends_the_running_one():
     running = threading.Thread(target=submit, args=(lambda: (started.set(), release.wait(30),
                                                              'ran')[-1],))
     running.start()
-    assert started.wait(30)
+    set_within(started, 'the first job to start')
     waiting = threading.Thread(target=submit, args=(lambda: 'never',))
     waiting.start()
-    while worker._jobs.qsize() < 1:
-        time.sleep(0.01)
+    wait_for(lambda: worker.waiting == 1, 'the second job to wait in the queue')
     closer = threading.Thread(target=worker.close, kwargs=dict(timeout=30))
     closer.start()
-    waiting.join(30)
+    joined(waiting, 'the waiting job (close() cancels it)')
     release.set()
-    for thread in (running, closer):
-        thread.join(30)
+    joined(running, 'the running job')
+    joined(closer, 'close()')
     assert outcomes == ['cancelled', 'ran'] and worker.jobs_done == 1
     assert not worker._thread.is_alive()

@@ -1,5 +1,6 @@
 """tools/webdemo.py as a command: --help, no `make demo` output, the toy world's model served
-with no arguments, Ctrl-C."""
+with no arguments (named without server paths), Ctrl-C."""
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,9 @@ def test_help_says_what_host_0000_means():
     assert '--host 0.0.0.0 is an explicit choice that exposes the server' in text
     assert '(default 127.0.0.1)' in text
     assert '`make demo`' in text
+    assert ("--max-cached-vocabularies MAX_CACHED_VOCABULARIES typed vocabularies whose text "
+            "embeddings stay in the embedding cache on disk; beyond it the least recently used "
+            "one's files are deleted (default 32") in text
 
 
 def test_without_make_demo_it_says_to_run_it(tmp_path):
@@ -83,6 +87,9 @@ def test_toy_world_served_with_no_arguments_until_ctrl_c(tmp_path):
         url = line.split(' on ')[1].split(' ')[0]
         status, info = request(url + 'api/info')
         assert status == 200
+        # visitors see the model's name, no server path (the console line above has it)
+        assert info['model'] == 'toy world vild-ensemble'
+        assert str(tmp_path) not in json.dumps(info) and 'iter_10' not in json.dumps(info)
         assert info['vocabulary'] == ', '.join(NAMES)
         assert info['examples'] == [f'{i:06d}.png' for i in range(1, 13)]  # the first 12
         status, result = request(url + 'api/detect', dict(

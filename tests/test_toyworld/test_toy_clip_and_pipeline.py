@@ -6,11 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ovdkit.testing import run_tool
 from ovdkit.text import VILD_TEMPLATES, CLIPTextEncoder
-from ovdkit.text.embedding_cache import file_sha256
 from ovdkit.toyworld import (TOY_CLIP_MODEL, ToyWorldSpec, generate_world, train_toy_clip,
                              zero_shot_accuracy)
-from conftest import run_tool
+from ovdkit.utils.hashing import file_sha256
+
+pytestmark = pytest.mark.slow  # trains a tiny CLIP (module fixture) and runs the whole pipeline
 
 SMALL = dict(shapes=('circle', 'square', 'triangle'), colors=('red', 'blue'),
              num_train=4, num_val=4, num_clip_train=150, num_clip_val=40,

@@ -6,9 +6,9 @@ import inspect
 import pytest
 from mmengine.config import Config
 
+from ovdkit.testing import REPO
 from ovdkit.toyworld import DetectorJob, detector_runs, pipeline, run_jobs
 from ovdkit.toyworld.detector_runs import method_config, set_max_iters
-from conftest import REPO
 
 CONFIG_DIR = REPO / 'configs' / 'toyworld'
 
@@ -31,7 +31,7 @@ def test_presets_and_explicit_flags():
         'vild-text', 'vild', 'vild-ensemble', 'grounding']
     hard = tool.parse_args(['--hard', '--methods', 'vild-text,vild'])
     assert hard.methods == ['vild-text', 'vild']
-    # v1: every method from scratch
+    # the harder world: every method from scratch
     assert (hard.max_objects, hard.object_size, hard.clip_steps, hard.base_iters,
             hard.det_iters) == (6, (16, 40), 900, 0, 800)
     mixed = tool.parse_args(['--hard', '--det-iters', '7', '--object-size', '20,30'])
@@ -52,9 +52,13 @@ def test_bad_options_are_named(argv, named, capsys):
 
 def test_schedule_is_stretched_or_shrunk_in_proportion():
     cfg = Config.fromfile(method_config(str(CONFIG_DIR), 'vild-text'))
-    assert cfg.train_cfg.max_iters == 800  # the shipped schedule the proportions come from
+    assert cfg.train_cfg.max_iters == 300  # the shipped schedule the proportions come from
     warmup, cosine = cfg.param_scheduler
-    assert (warmup.end, cosine.begin, cosine.end) == (50, 50, 800)
+    assert (warmup.end, cosine.begin, cosine.end, cosine.T_max) == (19, 19, 300, 281)
+    set_max_iters(cfg, 300)  # the default demo's 300 iterations leave the file's schedule as is
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.begin, warmup.end, cosine.begin, cosine.end, cosine.T_max) == \
+        (0, 19, 19, 300, 281)
     set_max_iters(cfg, 400)
     warmup, cosine = cfg.param_scheduler
     assert (warmup.begin, warmup.end, cosine.begin, cosine.end, cosine.T_max) == \

@@ -1,5 +1,5 @@
 """FormattedOnceConfig: mmengine's config text, formatted with yapf once per content (the
-runner reads it ~7 times in a 2-iteration run: 16 s of a 43 s OV-LVIS fixture run)."""
+runner reads it several times in every run)."""
 import mmengine.config.config as mmengine_config
 import pytest
 from mmengine.config import Config

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ovdkit.regions import CLIPRegionEmbedder, square_crop_boxes
+from ovdkit.testing.benchmark_models import save_random_clip
 from ovdkit.text import register_model_configs
 
 
@@ -49,8 +50,7 @@ def main() -> None:
     wh = 8 + torch.rand(args.images, args.regions, 2) * size * 0.3
     boxes = list(torch.cat([xy, xy + wh], dim=2))
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / 'random_clip.pt'
-        torch.save(open_clip.create_model(args.model).state_dict(), ckpt)
+        ckpt = save_random_clip(Path(tmp) / 'random_clip.pt', args.model)
         embedder = CLIPRegionEmbedder(args.model, str(ckpt))
     scales = len(embedder.crop_scales)
     embedder(images[:2], boxes[:2])  # warm-up

@@ -29,18 +29,18 @@ from pathlib import Path
 
 import open_clip
 import torch
-from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 
 import ovdkit  # noqa: F401  (registers the heads)
+from ovdkit.testing.benchmark_models import build_random_detector, save_random_clip
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = {
-    'vild-text': REPO / 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py',
-    'grounding': REPO / 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py',
+    'vild-text': REPO / 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py',
+    'grounding': REPO / 'configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py',
 }
 
 
@@ -57,10 +57,7 @@ def build(method, model_name, checkpoint, cache_dir, embed_dim):
         rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7),
                  min_bbox_size=0),
         rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
-    torch.manual_seed(0)
-    model = MODELS.build(ConfigDict(cfg.model))
-    model.init_weights()
-    return model
+    return build_random_detector(cfg, seed=0)
 
 
 def train_step_seconds(models, batches, warmup):
@@ -113,11 +110,8 @@ def main() -> None:
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(tmp) / 'random_clip.pt'
-        clip = open_clip.create_model(args.model)
+        checkpoint = save_random_clip(Path(tmp) / 'random_clip.pt', args.model)
         embed_dim = int(open_clip.get_model_config(args.model)['embed_dim'])
-        torch.save(clip.state_dict(), checkpoint)
-        del clip
         models = {m: build(m, args.model, str(checkpoint), tmp, embed_dim) for m in CONFIGS}
         shape = (3, args.train_size, args.train_size)
         batches = [demo_mm_inputs(batch_size=args.batch_size, image_shapes=shape,

@@ -24,33 +24,28 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
 HEAD = 'model.roi_head.bbox_head.'
 
 
 def build(work: Path):
     """Config, checkpoint and exported graph of a random toy ViLD-text detector."""
-    import open_clip
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config, ConfigDict
+    from mmengine.config import Config
 
     from ovdkit.deploy import export_onnx
-    from ovdkit.text import register_model_configs
-    register_all_modules()
-    register_model_configs()
+    from ovdkit.testing.benchmark_models import (build_random_detector, save_detector_checkpoint,
+                                                 save_random_clip)
     torch.manual_seed(0)
-    torch.save(open_clip.create_model('OVD-TinyCLIP-RN').state_dict(), work / 'clip.pt')
+    save_random_clip(work / 'clip.pt', 'OVD-TinyCLIP-RN')
     cfg = Config.fromfile(str(REPO / CONFIG))
     cfg.merge_from_dict({HEAD + 'vocabulary': dict(
         classes='ov-coco-base', model='OVD-TinyCLIP-RN', pretrained=str(work / 'clip.pt'),
         templates='single', cache_dir=str(work / 'embeddings')),
         HEAD + 'test_vocabulary': dict(classes='ov-coco')})
-    model = MODELS.build(ConfigDict(cfg.model))
-    model.init_weights()
+    model = build_random_detector(cfg)
     # spread objectness, as a trained RPN's: see tests/test_deploy (near-ties otherwise)
     model.rpn_head.rpn_cls.weight.data.normal_()
-    torch.save(dict(state_dict=model.state_dict()), work / 'model.pth')
+    save_detector_checkpoint(model, work / 'model.pth')
     cfg.dump(str(work / 'config.py'))
     export_onnx(str(work / 'config.py'), str(work / 'model.pth'), work / 'model.onnx')
     return str(work / 'config.py'), str(work / 'model.pth'), work / 'model.onnx'
@@ -74,8 +69,7 @@ def main() -> None:
     from ovdkit.apis import OVDInferencer
     from ovdkit.datasets import resolve_vocabulary
     from ovdkit.deploy import ONNXDetector
-    sys.path.insert(0, str(REPO / 'tools' / 'benchmark'))
-    from vocab_scaling import toy_images
+    from ovdkit.testing.benchmark_models import toy_images
 
     images = toy_images(args.num_images, seed=0)
     with tempfile.TemporaryDirectory() as tmp:

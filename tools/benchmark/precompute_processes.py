@@ -21,8 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = '''_base_ = ['{repo}/configs/_base_/models/faster-rcnn_r18_fpn_toyworld.py',
            '{repo}/configs/_base_/datasets/toyworld_detection.py']
@@ -52,12 +50,10 @@ def main() -> None:
     parser.add_argument('--regions', type=int, default=32)
     parser.add_argument('--work-dir', help='kept inputs and stores (default: temporary)')
     args = parser.parse_args()
-    import open_clip
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config, ConfigDict
+    from mmengine.config import Config
 
-    from ovdkit.text import register_model_configs
+    from ovdkit.testing.benchmark_models import (build_random_detector, save_detector_checkpoint,
+                                                 save_random_clip)
     from ovdkit.toyworld import TOY_CLIP_MODEL, ToyWorldSpec, generate_world
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix='precompute_processes_'))
@@ -66,13 +62,9 @@ def main() -> None:
                                 num_clip_val=8), str(work / 'world'), progress=False)
     config = work / 'toy_proposals.py'
     config.write_text(CONFIG.format(repo=REPO, world=work / 'world'))
-    register_all_modules()
-    torch.manual_seed(0)
-    detector = MODELS.build(ConfigDict(Config.fromfile(str(config)).model))
-    detector.init_weights()
-    torch.save({'state_dict': detector.state_dict()}, work / 'detector.pth')
-    register_model_configs()
-    torch.save(open_clip.create_model(TOY_CLIP_MODEL).state_dict(), work / 'clip.pt')
+    detector = build_random_detector(Config.fromfile(str(config)), seed=0)
+    save_detector_checkpoint(detector, work / 'detector.pth')
+    save_random_clip(work / 'clip.pt', TOY_CLIP_MODEL)
 
     common = ['--clip-model', TOY_CLIP_MODEL, '--clip-pretrained', work / 'clip.pt',
               '--num-regions', args.regions, '--batch-size', 8, '--workers', 0,

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import open_clip
 import torch
 
 import ovdkit.utils.hashing as hashing
 from ovdkit.datasets import LVIS_V1_CLASSES
+from ovdkit.testing.benchmark_models import save_random_clip
 from ovdkit.text import VILD_TEMPLATES, CLIPTextEncoder, TextEmbeddingCache, name_for_prompt
 
 
@@ -30,8 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / 'random_clip.pt'
-        torch.save(open_clip.create_model(args.model).state_dict(), ckpt)
+        ckpt = save_random_clip(Path(tmp) / 'random_clip.pt', args.model)
         encoder = CLIPTextEncoder(args.model, str(ckpt))
         prompts = [t.format(name_for_prompt(n)) for n in LVIS_V1_CLASSES for t in VILD_TEMPLATES]
 

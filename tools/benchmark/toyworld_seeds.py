@@ -17,18 +17,16 @@ Not part of the test suite: three seeds of the default demo take about three dem
 """
 import argparse
 import json
-import math
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List
+
+from ovdkit.toyworld import summarise_seed_runs
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = ('novel_ap50', 'base_ap50', 'all_ap50')
-#: (minuend, subtrahend) of each paired difference reported.
-PAIRS = (('vild', 'vild-text'), ('vild-ensemble', 'vild'), ('grounding', 'vild-text'))
 
 
 def parse_seeds(text: str) -> List[int]:
@@ -39,19 +37,6 @@ def parse_seeds(text: str) -> List[int]:
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f'--seeds: need at least 2 distinct seeds, got {text!r}')
     return seeds
-
-
-def mean_std(values: Sequence[float]) -> Tuple[float, float]:
-    """Mean and sample standard deviation (n - 1)."""
-    return statistics.fmean(values), statistics.stdev(values)
-
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> Tuple[float, float, float]:
-    """Mean and two-sided ``level`` interval of the mean from the t-distribution."""
-    from scipy.stats import t
-    mean, std = mean_std(values)
-    half = t.ppf(0.5 + level / 2, len(values) - 1) * std / math.sqrt(len(values))
-    return mean, mean - half, mean + half
 
 
 def run_seed(seed: int, work_dir: Path, options: List[str]) -> Dict:
@@ -70,69 +55,6 @@ def run_seed(seed: int, work_dir: Path, options: List[str]) -> Dict:
     return json.loads(last)
 
 
-def paired_difference(flat: Dict, name: str, diffs: Sequence[float]) -> str:
-    """Adds ``name``'s mean and 95% interval to ``flat``; returns its table cell."""
-    mean, low, high = t_interval(diffs)
-    flat[f'{name}_mean'] = round(mean, 2)
-    flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
-    return f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]'
-
-
-def summarise(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
-    """Table lines and the flat figures of the runs (seed -> demo JSON)."""
-    seeds = list(runs)
-    methods = [m for m in ('vild-text', 'vild', 'vild-ensemble', 'grounding')
-               if all(f'{m}/novel_ap50' in r for r in runs.values())]
-    flat: Dict = dict(seeds=','.join(map(str, seeds)), num_seeds=len(seeds))
-    lines = [f'AP50 (%) over seeds {flat["seeds"]}: mean +- std', '',
-             '| method | novel | base | all |', '|---|---|---|---|']
-    for method in methods:
-        cells = []
-        for key in KEYS:
-            mean, std = mean_std([runs[s][f'{method}/{key}'] for s in seeds])
-            flat[f'{method}/{key}_mean'] = round(mean, 2)
-            flat[f'{method}/{key}_std'] = round(std, 2)
-            cells.append(f'{mean:.1f} +- {std:.1f}')
-        lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
-    for key, label in (('clip_zero_shot_acc', 'tiny CLIP zero-shot (as the detector uses it)'),
-                       ('clip_novel_acc', 'tiny CLIP zero-shot, novel categories')):
-        mean, std = mean_std([runs[s][key] for s in seeds])
-        flat[f'{key}_mean'], flat[f'{key}_std'] = round(mean, 4), round(std, 4)
-        lines.append(f'\n{label}: {mean:.3f} +- {std:.3f}')
-    lines += ['', 'Paired differences (same seed: same world and CLIP), mean and 95% interval '
-              '(t, n - 1 dof)', '', '| difference | novel | base | all |', '|---|---|---|---|']
-    for a, b in PAIRS:
-        if a not in methods or b not in methods:
-            continue
-        cells = [paired_difference(flat, f'{a}-minus-{b}/{key}',
-                                   [runs[s][f'{a}/{key}'] - runs[s][f'{b}/{key}'] for s in seeds])
-                 for key in KEYS]
-        lines.append(f'| {a} - {b} | ' + ' | '.join(cells) + ' |')
-    synonym_methods = [m for m in methods
-                       if all(f'{m}/novel_ap50_synonyms' in r for r in runs.values())]
-    if synonym_methods:  # --shape-synonyms: each method also tested on the synonym vocabulary
-        lines += ['', 'Tested on the vocabulary with synonyms, paired with one name per class '
-                  '(same detector), mean and 95% interval', '',
-                  '| method | novel, synonyms | synonyms - one name: novel | base | all |',
-                  '|---|---|---|---|---|']
-        for method in synonym_methods:
-            values = [runs[s][f'{method}/novel_ap50_synonyms'] for s in seeds]
-            mean, std = mean_std(values)
-            flat[f'{method}/novel_ap50_synonyms_mean'] = round(mean, 2)
-            flat[f'{method}/novel_ap50_synonyms_std'] = round(std, 2)
-            cells = [f'{mean:.1f} +- {std:.1f}']
-            cells += [paired_difference(
-                flat, f'{method}-synonyms-minus-one-name/{key}',
-                [runs[s][f'{method}/{key}_synonyms'] - runs[s][f'{method}/{key}'] for s in seeds])
-                for key in KEYS]
-            lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
-    lines.append('\nper seed: ' + '; '.join(
-        f'{s}: ' + ', '.join(f'{m} {runs[s][f"{m}/novel_ap50"]}/{runs[s][f"{m}/base_ap50"]}'
-                             for m in methods) + f' ({runs[s]["seconds"]} s)' for s in seeds)
-        + ' (novel/base AP50)')
-    return lines, flat
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=parse_seeds, default=parse_seeds('0,1,2'))
@@ -143,7 +65,7 @@ def main(argv=None) -> None:
             parser.error(f'{banned}: set by this tool (use --seeds / --work-dir)')
     start = time.perf_counter()
     runs = {seed: run_seed(seed, Path(args.work_dir), options) for seed in args.seeds}
-    lines, flat = summarise(runs)
+    lines, flat = summarise_seed_runs(runs)
     flat['seconds'] = round(time.perf_counter() - start, 1)
     flat['demo_seconds_mean'] = round(statistics.fmean(r['seconds'] for r in runs.values()), 1)
     print('\n'.join(lines))

@@ -21,19 +21,19 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 import ovdkit  # noqa: F401
+from ovdkit.testing.benchmark_models import build_random_detector
 from ovdkit.text import make_meta, save_text_embeddings
 
 CONFIGS = {
     'faster_rcnn': 'configs/_base_/models/faster-rcnn_r18_fpn_toyworld.py',
-    'vild_text': 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py',
-    'vild': 'configs/toyworld/vild_r18_fpn_1xb8-800i_toyworld.py',
+    'vild_text': 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py',
+    'vild': 'configs/toyworld/vild_r18_fpn_1xb8-300i_toyworld.py',
 }
 
 
@@ -45,9 +45,7 @@ def build(name: str, num_classes: int, vocab_file: str, classes):
     else:
         head.vocabulary = dict(classes=list(classes), path=vocab_file)
         head.test_vocabulary = dict(classes=list(classes), path=vocab_file)
-    torch.manual_seed(0)
-    model = MODELS.build(ConfigDict(cfg.model))
-    model.init_weights()
+    model = build_random_detector(cfg, seed=0)
     model.train()
     return model, torch.optim.AdamW(model.parameters(), lr=1e-4)
 

@@ -35,11 +35,10 @@ import tempfile
 import time
 import types
 
-import numpy as np
 import torch
 from mmengine.config import DictAction
 
-DEFAULT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
+DEFAULT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
 HEAD = 'model.roi_head.bbox_head.'
 
 
@@ -68,29 +67,6 @@ def parse_args(argv=None):
                         'model.test_cfg.rpn.max_per_img=1000 '
                         'model.test_cfg.rcnn.score_thr=0.0001 model.test_cfg.rcnn.max_per_img=300')
     return p.parse_args(argv)
-
-
-def toy_images(num: int, seed: int, size: int = 128):
-    """``num`` toy-world scenes as ``(size, size, 3)`` BGR arrays."""
-    from ovdkit.toyworld import ToyWorldSpec, render_scene
-    categories = ToyWorldSpec(image_size=size).category_list()
-    images = []
-    for i in range(num):
-        image, _ = render_scene(np.random.default_rng([seed, i]), categories, size, 6, 16, 40)
-        images.append(np.asarray(image)[..., ::-1].copy())
-    return images
-
-
-def synthetic_names(num: int):
-    """``num`` distinct made-up names of 2-3 words (deterministic), e.g. ``'kobe ralu'``."""
-    syllables = [c + v for c in 'bdfgklmnprstvz' for v in 'aeiou']  # 70
-    names = []
-    for i in range(num):
-        a, b, c = i % 70, (i // 70) % 70, i // 4900
-        word = syllables[a] + syllables[(a + b) % 70]
-        names.append(f'{word} {syllables[b]}{syllables[c % 70]}' +
-                     (f' {syllables[c // 70]}' if c >= 70 else ''))
-    return tuple(names)
 
 
 class SectionTimer:
@@ -182,12 +158,13 @@ def mmdet_nms_variant(model):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.config import Config, ConfigDict
+    from mmengine.config import Config
 
     from ovdkit.apis import OVDInferencer
     from ovdkit.datasets import LVIS_V1_CLASSES, OV_COCO_CLASSES
+    from ovdkit.testing.benchmark_models import (build_random_detector, save_detector_checkpoint,
+                                                 synthetic_names, toy_images)
 
     register_all_modules()
     torch.manual_seed(args.seed)
@@ -203,10 +180,8 @@ def main(argv=None) -> None:
         if checkpoint is None:
             cfg = Config.fromfile(args.config)
             cfg.merge_from_dict(options)
-            model = MODELS.build(ConfigDict(cfg.model))
-            model.init_weights()
-            checkpoint = f'{tmp}/random_init.pth'
-            torch.save(dict(state_dict=model.state_dict()), checkpoint)
+            model = build_random_detector(cfg)
+            checkpoint = save_detector_checkpoint(model, f'{tmp}/random_init.pth')
         inferencer = OVDInferencer(args.config, checkpoint, device=args.device,
                                    cfg_options=options)
         large = LVIS_V1_CLASSES if args.names == 1203 else synthetic_names(args.names)

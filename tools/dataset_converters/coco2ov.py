@@ -11,7 +11,8 @@ novel_classes.txt and all_classes.txt (category-id order), which
 configs/custom/vild-text_r50_fpn_8xb2-90k_ov-custom.py reads. The inputs are never modified;
 outputs are written atomically, and only after every input has been read and checked. Exit
 status 2 (one line naming the file or the name) for an input that is not JSON or not
-COCO-format, a novel name the file lacks, or a split without base categories.
+COCO-format, a novel name the file lacks, a split without base categories, or an --out-dir
+that cannot be written.
 """
 import argparse
 import json
@@ -19,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from ovdkit.datasets.converters import ConverterInputError
+from ovdkit.datasets.converters import ConverterInputError, check_output_folder
 from ovdkit.datasets.custom_split import coco_to_ov_split
 
 
@@ -35,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument('--out-dir', required=True, help='folder for the output files')
     args = parser.parse_args(argv)
     try:
+        check_output_folder(args.out_dir, '--out-dir')
         if args.novel_file:
             try:
                 lines = Path(args.novel_file).read_text(encoding='utf-8').splitlines()

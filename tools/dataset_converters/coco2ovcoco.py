@@ -9,7 +9,8 @@ Writes instances_train2017_seen_2.json (base annotations only; images without a 
 dropped, as mmdet's coco2ovd.py does) and instances_val2017_all_2.json (all 65 categories).
 The inputs are never modified; outputs are written atomically, and only after every input
 has been read and checked. Exit status 2 (one line naming the file) for an input that is not
-JSON, not COCO-format or has no OV-COCO category.
+JSON, not COCO-format, an LVIS file or without OV-COCO's categories, and for an --out-dir that
+cannot be written.
 """
 import argparse
 import json

@@ -6,7 +6,8 @@
 
 Images left without annotations are kept. The input is never modified; the output is written
 atomically after the input was checked. Exit status 2 (one line naming the file) for an input
-that is not JSON, not COCO-format or has categories without an LVIS frequency.
+that is not JSON, not COCO-format or has categories without an LVIS frequency (a COCO
+file), and for an --out whose folder cannot be written.
 """
 import argparse
 import json

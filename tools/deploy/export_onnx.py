@@ -2,13 +2,16 @@
 """Exports a ViLD-text / ViLD / ViLD-ensemble detector to ONNX with the vocabulary as an input.
 
     python tools/deploy/export_onnx.py CONFIG CHECKPOINT --out model.onnx [--opset 17]
-        [--cfg-options KEY=VALUE ...]
+        [--absolute-paths] [--cfg-options KEY=VALUE ...]
 
 Writes model.onnx and model.json (what the graph expects: the CLIP model and weights id of the
 embeddings, D, the training vocabulary, the input pipeline and normalisation, score threshold,
-NMS and max detections). Run it with ovdkit.deploy.ONNXDetector or
+NMS and max detections); the CLIP weights file and the embedding cache are recorded relative to
+model.json (a folder with the model, CLIP file and cache runs wherever it is copied), or
+absolute with --absolute-paths. Run it with ovdkit.deploy.ONNXDetector or
 tools/demo.py --onnx model.onnx. Prints the graph's inputs and outputs; the last stdout line
-is a JSON object. Exit status 2 on a setup error (one line naming the culprit).
+is a JSON object. The checkpoint loads strictly: a missing, unexpected or mis-shaped weight is
+an error naming the first keys. Exit status 2 on a setup error (one line naming the culprit).
 """
 import argparse
 import json
@@ -23,6 +26,9 @@ def parse_args(argv=None):
     p.add_argument('checkpoint')
     p.add_argument('--out', required=True, help='the .onnx file (sidecar .json beside it)')
     p.add_argument('--opset', type=int, default=17, help='ONNX opset (>= 16)')
+    p.add_argument('--absolute-paths', action='store_true',
+                   help='record the CLIP weights file and the embedding cache folder as '
+                        'absolute paths (default: relative to the sidecar)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='config overrides, as in tools/test.py')
     return p.parse_args(argv)
@@ -41,9 +47,11 @@ def main(argv=None) -> int:
     import onnx
 
     from ovdkit.deploy import export_onnx
+    from ovdkit.utils.strict_checkpoint import check_checkpoint_file
     try:
+        check_checkpoint_file(args.checkpoint)  # a truncated file: before the model is built
         meta = export_onnx(args.config, args.checkpoint, args.out, opset=args.opset,
-                           cfg_options=args.cfg_options)
+                           cfg_options=args.cfg_options, absolute_paths=args.absolute_paths)
     except (FileNotFoundError, TypeError, ValueError) as exc:
         print(f'export_onnx: error: {exc}', file=sys.stderr)
         return 2

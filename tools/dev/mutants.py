@@ -1,5 +1,6 @@
-"""The mutants of tools/dev/mutation_check.py: test sets, issue 20's table, equivalent mutants
-and the functions whose operators are mutated. Edit this file to extend the check."""
+"""The mutants of tools/dev/mutation_check.py: test sets, the table of one-line breaks,
+equivalent mutants and the functions whose operators are mutated. Edit this file to extend the
+check."""
 
 _HEADS = ['tests/test_models/test_head_formulas.py']
 #: module (relative to the package) -> (test files, pytest -k expression or None); the
@@ -34,9 +35,13 @@ TEST_SETS = {
         ['tests/test_evaluation/test_ov_coco_all_metric.py',
          'tests/test_tools/test_train_test_tools.py'],
         'novel_base_all or ov_coco'),
+    'deploy/exportable_detector.py': (['tests/test_deploy/test_onnx_export.py'],
+                                      'interface or clipped or position'),
+    'deploy/onnx_detector.py': (['tests/test_deploy/test_onnx_export.py'], 'position'),
+    'apis/webdemo/session.py': (['tests/test_tools/test_webdemo.py'], 'threshold or bounded'),
 }
 
-#: Issue 20's table: (id, module, exact old text, new text).
+#: One-line breaks the tests must catch: (id, module, exact old text, new text).
 TABLE = [
     ('T1-vild-text-no-l2-norm', 'models/text_embedding_classifier.py',
      'return F.normalize(self.projection(x), dim=-1)', 'return self.projection(x)'),
@@ -67,6 +72,25 @@ TABLE = [
     ('T9-all-ap50-mean-of-novel-and-base', 'evaluation/ov_coco_all_metric.py',
      "metrics['all_ap50'] = metrics['bbox_mAP_50']",
      "metrics['all_ap50'] = round((metrics['novel_ap50'] + metrics['base_ap50']) / 2, 3)"),
+    # Deployment and the web demo: wrong answers that no interface change reveals.
+    ('D1-onnx-clip-by-height-width', 'deploy/exportable_detector.py',
+     'max_xy = img_hw.flip(0).repeat(2)', 'max_xy = img_hw.repeat(2)'),
+    ('D2a-onnx-boxes-never-clipped', 'deploy/exportable_detector.py',
+     'return torch.minimum(boxes.clamp(min=0), max_xy)', 'return boxes'),
+    ('D2b-onnx-final-boxes-unclipped', 'deploy/exportable_detector.py',
+     'coder.means, coder.stds,\n                              img_hw)',
+     'coder.means, coder.stds,\n                              img_hw * 1000)'),
+    ('D3-onnx-ensemble-weights-by-position', 'deploy/exportable_detector.py',
+     'scores = self.class_scores(x, class_embeddings, base_mask)',
+     'scores = self.class_scores(x, class_embeddings, (torch.arange(base_mask.shape[0]) < '
+     'base_mask.sum()).to(base_mask.dtype))'),
+    ('D4-onnx-detector-base-mask-by-position', 'deploy/onnx_detector.py',
+     '[name in base for name in names]', '[i < len(base) for i, name in enumerate(names)]'),
+    ('W1-webdemo-ignores-score-threshold', 'apis/webdemo/session.py',
+     'detections=detection_records(prediction, thr)',
+     'detections=detection_records(prediction, 0.0)'),
+    ('W2-webdemo-cache-unbounded', 'apis/webdemo/session.py',
+     'while len(self.cached) > self.max_vocabularies:', 'while False:'),
 ]
 
 #: Mutants argued equivalent (the tests cannot and need not kill them), with the argument.
@@ -115,10 +139,10 @@ EQUIVALENT = {
         'block maxima of no class column are an empty (N, 0), as the columns themselves',
     'models/bbox_nms.py:shared_box_multiclass_nms:L90:c58:0->1':
         'with one class its blocks of one column are the column itself',
-    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L125:c15:skip-clamp':
+    'models/vild_bbox_head.py:vild_ensemble_probabilities:L34:c11:skip-clamp':
         'differs only where a text probability underflows below 1e-12: a score change '
         'below 1e-8',
-    'models/vild_bbox_head.py:ViLDBBoxHead.forward:L126:c12:skip-clamp':
+    'models/vild_bbox_head.py:vild_ensemble_probabilities:L35:c8:skip-clamp':
         'differs only where an image probability underflows below 1e-12: a score change '
         'below 1e-8',
     'models/vild_distillation_loss.py:ViLDDistillationLoss.current_weight:L31:c32:0->1':
@@ -139,7 +163,8 @@ TARGETS = {
                                             'TextEmbeddingClassifier.forward'],
     'models/bbox_nms.py': ['_block_maxima', '_kth_best_lower_bound', '_pairs_above',
                            'shared_box_multiclass_nms'],
-    'models/vild_bbox_head.py': ['ViLDBBoxHead.image_embeddings_of',
+    'models/vild_bbox_head.py': ['vild_ensemble_probabilities',
+                                 'ViLDBBoxHead.image_embeddings_of',
                                  'ViLDBBoxHead._base_class_mask', 'ViLDBBoxHead.forward'],
     'models/vild_distillation_loss.py': ['ViLDDistillationLoss.current_weight',
                                          'ViLDDistillationLoss.forward'],

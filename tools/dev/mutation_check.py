@@ -5,8 +5,8 @@
         [--set table|systematic|all] [--filter SUBSTR | --only ID...] [--list] [--no-baseline]
         [--timeout 900]
 
-Not run in CI: with the tests of this commit about 30 minutes on 2 busy cores (a surviving
-mutant costs its whole test set, a killed one a few seconds). The package ``projects/ovdkit``
+Not run in CI: a run takes tens of minutes on a few cores (a surviving mutant costs its whole
+test set, a killed one a few seconds). The package ``projects/ovdkit``
 is copied to a temporary folder; each mutant edits one file of that copy, and the tests of the
 mutated module (``TEST_SETS`` in ``tools/dev/mutants.py``, which defines every mutant) run with
 the copy first on ``PYTHONPATH`` (the tools the tests start as subprocesses inherit it),
@@ -17,7 +17,8 @@ there would make every mutant look killed, so the run stops.
 
 Two sets of mutants:
 
-- ``table``: the one-line breaks of issue 20's table, as exact text replacements.
+- ``table``: the one-line breaks of ``TABLE`` (the formulas' known ways to break), as exact
+  text replacements.
 - ``systematic``: generated from the AST of the core functions (``TARGETS``): arithmetic and
   comparison operators swapped (``+``/``-``, ``*``/``/``, ``>``/``>=``...), ``&``/``|`` and
   ``and``/``or`` swapped, ``in``/``not in``, numeric constants changed (``n -> n + 1``,
@@ -290,11 +291,17 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix='ovdkit-mutants-'))
     try:
-        shutil.copytree(PACKAGE, work / 'ovdkit',
+        # The copy sits where the package does in the repository, beside links to the rest
+        # of it: ovdkit.testing finds configs and tools from the package's own place.
+        copy_root = work / 'projects'
+        shutil.copytree(PACKAGE, copy_root / 'ovdkit',
                         ignore=shutil.ignore_patterns('__pycache__'))
+        for entry in REPO.iterdir():
+            if entry.name != 'projects':
+                (work / entry.name).symlink_to(entry)
         if not args.no_baseline:
             for module in sorted({m[1] for m in mutants}):
-                passed, seconds = run_tests(work, module, args.timeout)
+                passed, seconds = run_tests(copy_root, module, args.timeout)
                 print(f'BASELINE {"ok" if passed else "FAILED"} {module} ({seconds:.0f} s)',
                       flush=True)
                 if not passed:
@@ -308,7 +315,7 @@ def main(argv=None) -> int:
                 counts['equivalent'] += 1
                 print(f'EQUIVALENT {ident}: {EQUIVALENT[ident]}', flush=True)
                 continue
-            target = work / 'ovdkit' / module
+            target = copy_root / 'ovdkit' / module
             original = target.read_text()
             try:
                 compile(source, str(target), 'exec')
@@ -318,7 +325,7 @@ def main(argv=None) -> int:
                 continue
             target.write_text(source)
             try:
-                passed, seconds = run_tests(work, module, args.timeout)
+                passed, seconds = run_tests(copy_root, module, args.timeout)
             finally:
                 target.write_text(original)
             state = 'SURVIVED' if passed else 'KILLED'
@@ -327,7 +334,7 @@ def main(argv=None) -> int:
                 survivors.append(ident)
                 if ident.startswith('T'):
                     table_survivors.append(ident)
-            record = work / 'killed_by'
+            record = copy_root / 'killed_by'
             by = f' by {record.read_text()}' if not passed and record.is_file() else ''
             print(f'{state:8} {ident} ({seconds:.0f} s){by}', flush=True)
     finally:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Screenshot of a running web demo (tools/webdemo.py) after one detection, in headless
-Chromium (the README's docs/webdemo.png).
+Chromium (docs/webdemo.png).
 
     python tools/dev/webdemo_screenshot.py --url http://127.0.0.1:7860/ --example 000011.png \
         --vocab "red circle, ..." [--score-thr 0.5] [--out docs/webdemo.png]

@@ -1,17 +1,6 @@
-# Faster R-CNN R-18 FPN sized for 128 px scenes on a CPU: 32 base channels, a 64-channel FPN on
-# strides 8-64 (P3-P6), anchors from 16 px. Random init (no pretrained download).
-# Cheaper steps for the 10-minute demo (CPU seconds of a training step, one thread, batch 8):
-# 64 sampled RoIs and 100 RPN proposals an image instead of mmdet's 128 / 300 (scenes hold at
-# most 6 objects): 0.57 -> 0.45 s; no stride-4 level (P2; the anchors keep their sizes, 16 px at
-# stride 8 instead of 4, and objects of 24-44 px are pooled from P3 as 3-6 cells): -> 0.28 s.
-# 32 sampled RoIs would save 14% more (100 iterations 30.5 -> 26.1 CPU s), but the base
-# detector's base AP50 after 1500 iterations fell from 80.4 to 43.7 (seed 0): kept at 64.
-# Training proposals from the top 300 anchors a level instead of 1000 saved 5% of a step
-# (100 iterations 35.1 -> 33.2 CPU s) but the seed-0 base detector came out at 69.6 base AP50
-# (with fused AdamW; 80.4 before): not taken.
-# RoI features by GatherRoIAlign (ovdkit.models): mmcv's RoIAlign values as an embedding_bag
-# gather; mmcv's CPU backward took 51 of ~300 ms a step. Backbone and FPN train in bfloat16
-# autocast (AutocastTrunkFasterRCNN; heads, losses and inference in float32): -14-18% a step.
+# Faster R-CNN R-18 FPN sized for 128 px toy scenes on a CPU: 32 base channels, a 64-channel FPN
+# on P3-P6, anchors from 16 px, 64 sampled RoIs and 100 proposals an image, random init; RoIs
+# pooled by GatherRoIAlign, backbone + FPN in bfloat16 autocast (ovdkit.models.cpu_training).
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
 model = dict(

@@ -1,5 +1,11 @@
-"""Inference on any vocabulary: :class:`OVDInferencer` (mmdet's DetInferencer + a vocabulary)."""
+"""Inference on any vocabulary: :class:`OVDInferencer` (mmdet's DetInferencer + a vocabulary),
+:class:`ONNXInferencer` (an exported detector behind the same interface) and
+:class:`FolderDemo` (either one over images and folders, writing drawings and detections)."""
+from .folder_demo import FolderDemo, check_image, check_out_dir, list_images
+from .onnx_inferencer import ONNXInferencer
 from .ov_inferencer import (CheckpointMismatchError, OVDInferencer, name_palette,
                             open_vocabulary_heads)
 
-__all__ = ['CheckpointMismatchError', 'OVDInferencer', 'name_palette', 'open_vocabulary_heads']
+__all__ = ['CheckpointMismatchError', 'FolderDemo', 'ONNXInferencer', 'OVDInferencer',
+           'check_image', 'check_out_dir', 'list_images', 'name_palette',
+           'open_vocabulary_heads']

@@ -88,7 +88,7 @@ class OVDInferencer(DetInferencer):
     cache hit). ``model.dataset_meta`` and the visualizer follow the vocabulary, so predictions,
     JSON and drawings carry its names::
 
-        inferencer = OVDInferencer('configs/toyworld/vild-text_....py', 'iter_800.pth')
+        inferencer = OVDInferencer('configs/toyworld/vild-text_....py', 'iter_300.pth')
         out = inferencer(['a.png', 'b.png'], vocabulary='zebra,traffic cone')
         out['predictions'][0]  # {'bboxes': [[x1, y1, x2, y2]], 'scores': [...],
                                #  'labels': [...], 'label_names': [...], 'img_path': ...}
@@ -192,9 +192,7 @@ class OVDInferencer(DetInferencer):
             ValueError: empty vocabulary, blank or duplicate names, or text embeddings whose
                 dimension does not match a head.
         """
-        if isinstance(vocabulary, str) and not any(n.strip() for n in vocabulary.split(',')):
-            raise ValueError('vocabulary: empty vocabulary (no class names given)')
-        entries = resolve_vocabulary_entries(vocabulary)  # synonyms reach the heads
+        entries = resolve_vocabulary_entries(vocabulary)  # checked; synonyms reach the heads
         names = kept_names(first_names(entries))  # negative names ('-zebra') are not labels
         if entries == self._entries:
             return names

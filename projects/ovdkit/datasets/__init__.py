@@ -7,7 +7,7 @@ from .ov_splits import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES, OV_COC
                         ov_coco_split_of_category_ids)
 from .region_store import CLIPRegionStore, RegionStoreError
 from .transforms import LoadCLIPRegions, PackDetInputsWithRegions
-from .vocabularies import (BUILTIN_VOCABULARIES, check_vocabulary, first_names, resolve_vocabulary,
+from .vocabularies import (BUILTIN_VOCABULARIES, check_class_names, first_names, resolve_vocabulary,
                            resolve_vocabulary_entries, resolve_vocabulary_synonyms)
 
 __all__ = [
@@ -15,7 +15,7 @@ __all__ = [
     'LoadCLIPRegions',
     'PackDetInputsWithRegions', 'COCO_CATEGORY_IDS', 'COCO_CLASSES', 'LVIS_V1_CLASSES',
     'OV_COCO_BASE_CLASSES', 'OV_COCO_CLASSES', 'OV_COCO_NOVEL_CLASSES', 'lvis_split',
-    'ov_coco_split_of_category_ids', 'BUILTIN_VOCABULARIES', 'check_vocabulary',
+    'ov_coco_split_of_category_ids', 'BUILTIN_VOCABULARIES', 'check_class_names',
     'resolve_vocabulary', 'resolve_vocabulary_entries', 'resolve_vocabulary_synonyms',
     'first_names'
 ]

@@ -11,11 +11,15 @@ the category list, and images left without annotations are kept (as Detic's
 ``remove_lvis_rare.py`` does; LVIS's federated negatives still describe them).
 
 Both converters read and check every input before they write anything: a file that is not
-JSON, lacks the COCO keys, or matches nothing (no OV-COCO category name; no LVIS
-``frequency``) is a :class:`ConverterInputError` naming the file, and no output is touched.
+JSON, lacks the COCO keys, or is the other dataset's (an LVIS file given to the OV-COCO
+converter lacks COCO's category names and carries LVIS ``frequency`` fields; a COCO file given
+to the OV-LVIS one lacks them) is a :class:`ConverterInputError` naming the file, and so is an
+output place that cannot be written (a file where a folder should be, no permission); no
+output is touched then.
 """
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Dict, Union
@@ -24,7 +28,8 @@ from mmengine.utils import ProgressBar
 
 from ..utils.atomic_io import write_json_atomic, write_text_atomic
 from ..utils.mmdet_tools import mmdet_tool_path
-from .ov_splits import lvis_split, ov_coco_split_of_category_ids
+from .ov_splits import (OV_COCO_BASE_CLASSES, OV_COCO_NOVEL_CLASSES, lvis_split,
+                        ov_coco_split_of_category_ids)
 
 
 def _mmdet_coco2ovd():
@@ -62,11 +67,42 @@ def _load(path: Union[str, Path]) -> Dict:
 
 
 def _check_ov_coco_categories(data: Dict, path: Path) -> None:
-    if not ov_coco_split_of_category_ids(data['categories']):
-        names = [c.get('name') for c in data['categories'][:3]]
+    cats = data['categories']
+    if not ov_coco_split_of_category_ids(cats):
+        names = [c.get('name') for c in cats[:3]]
         raise ConverterInputError(
-            f'{path}: none of its {len(data["categories"])} categories (e.g. {names}) is one '
+            f'{path}: none of its {len(cats)} categories (e.g. {names}) is one '
             f'of the 65 OV-COCO names: not a COCO instances file')
+    lvis = [c.get('name') for c in cats if 'frequency' in c]
+    if lvis:
+        raise ConverterInputError(
+            f'{path}: {len(lvis)} of its {len(cats)} categories have an LVIS "frequency" field '
+            f'(e.g. {lvis[:3]}): an LVIS file, not COCO instances; use lvis2ovlvis.py')
+    names = {c.get('name') for c in cats}
+    missing = [n for n in (*OV_COCO_BASE_CLASSES, *OV_COCO_NOVEL_CLASSES) if n not in names]
+    if missing:
+        raise ConverterInputError(
+            f'{path}: {len(missing)} of the 65 OV-COCO names are not among its {len(cats)} '
+            f'categories (e.g. {missing[:3]}): not a COCO 2017 instances file (for your own '
+            f'categories use coco2ov.py)')
+
+
+def check_output_folder(folder: Union[str, Path], what: str) -> None:
+    """Checks that ``folder`` is, or can be created as, a writable folder; creates nothing.
+
+    Raises:
+        ConverterInputError: naming ``what`` (the argument), the folder and why.
+    """
+    path = Path(folder).absolute()
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir():
+        why = f'{existing} is a file'
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        why = f'no permission to write in {existing}'
+    else:
+        return
+    raise ConverterInputError(f'{what} {folder} cannot be written ({why}): give a folder '
+                              f'that exists or can be created')
 
 
 def _check_lvis_categories(data: Dict, path: Path) -> None:
@@ -94,12 +130,14 @@ def coco_to_ov_coco(train_json: Union[str, Path], val_json: Union[str, Path],
         Counts per split: ``images``, ``annotations``, ``categories`` and the output ``path``.
 
     Raises:
-        ConverterInputError: an input is unreadable, not JSON, not COCO-format, or has no
-            OV-COCO category; nothing is written then.
+        ConverterInputError: ``out_dir`` cannot be written, or an input is unreadable, not
+            JSON, not COCO-format, an LVIS file or lacks OV-COCO categories; nothing is
+            written then.
     """
     coco2ovd = _mmdet_coco2ovd()
     jobs = [(Path(train_json), ['seen'], 'instances_train2017_seen_2.json'),
             (Path(val_json), ['seen', 'unseen'], 'instances_val2017_all_2.json')]
+    check_output_folder(out_dir, '--out-dir')
     inputs = []
     for src, _, name in jobs:  # every input is read and checked before anything is written
         _check_output(src, Path(out_dir) / name)
@@ -135,10 +173,15 @@ def lvis_to_ov_lvis(train_json: Union[str, Path], out_json: Union[str, Path],
         Counts: ``images``, ``annotations``, ``removed_annotations``, ``categories``, ``path``.
 
     Raises:
-        ConverterInputError: the input is unreadable, not JSON, not COCO-format, or a
-            category has no LVIS ``frequency``; nothing is written then.
+        ConverterInputError: the output cannot be written, or the input is unreadable, not
+            JSON, not COCO-format, or a category has no LVIS ``frequency`` (a COCO file);
+            nothing is written then.
     """
     src, dst = Path(train_json), Path(out_json)
+    check_output_folder(dst.parent, f'--out {out_json}: folder')
+    if dst.is_dir():
+        raise ConverterInputError(f'--out {out_json} is a folder: give the path of the json '
+                                  f'file to write')
     _check_output(src, dst)
     data = _load(src)
     _check_lvis_categories(data, src)

@@ -43,23 +43,28 @@ def split_synonyms(entry: str, source: str = 'vocabulary') -> Tuple[str, ...]:
     return names
 
 
-def check_vocabulary(names: Sequence[str], source: str = 'vocabulary') -> Tuple[str, ...]:
-    """Validates class entries: non-empty, no blank entry or synonym, no name used twice.
+def check_class_names(names: Sequence[str], source: str = 'vocabulary') -> Tuple[str, ...]:
+    """The one check of a vocabulary's class entries, used by every entry point (heads, caches,
+    inferencers, the demos): non-empty, no blank entry or synonym, no name used twice.
 
     Args:
         names: C entries, each a name or ``'name|synonym|...'``.
-        source: What to name in errors.
+        source: What to name in errors (a file, a spec, ``'vocabulary'``).
 
     Returns:
         The C entries, stripped (around each synonym too).
 
     Raises:
-        ValueError: naming ``source`` and the offending entries or names (a name repeated
-            within or across classes is named with the classes that use it).
+        ValueError: naming ``source`` and the offending entries or names: no entry, or only
+            blank ones, is an empty vocabulary; a name repeated within or across classes is
+            named with the classes that use it.
     """
+    if isinstance(names, str):
+        raise TypeError(f'{source}: class names must be a sequence of names, not the string '
+                        f'{names!r}')
     names = tuple(n.strip() for n in names)
-    if not names:
-        raise ValueError(f'{source}: empty vocabulary')
+    if not any(names):
+        raise ValueError(f'{source}: empty vocabulary (no class names given)')
     if any(not n for n in names):
         raise ValueError(f'{source}: blank class name at index {names.index("")}')
     groups = [split_synonyms(n, source) for n in names]
@@ -117,7 +122,7 @@ def lvis_synonym_entries(path: Union[str, Path]) -> Tuple[str, ...]:
         names = [group[0]] + [n for n in dict.fromkeys(group[1:])
                               if n != group[0] and counts[n] == 1 and n not in firsts]
         entries.append(SYNONYM_SEPARATOR.join(n.replace(SYNONYM_SEPARATOR, ' ') for n in names))
-    return check_vocabulary(entries, str(path))
+    return check_class_names(entries, str(path))
 
 
 def resolve_vocabulary_entries(spec: Union[str, Sequence[str]]) -> Tuple[str, ...]:
@@ -135,7 +140,7 @@ def resolve_vocabulary_entries(spec: Union[str, Sequence[str]]) -> Tuple[str, ..
         ValueError: the vocabulary is empty, has an empty synonym or a repeated name.
     """
     if not isinstance(spec, str):
-        return check_vocabulary(list(spec))
+        return check_class_names(list(spec))
     if spec in BUILTIN_VOCABULARIES:
         return BUILTIN_VOCABULARIES[spec]
     if spec.startswith(LVIS_SYNONYMS_PREFIX):
@@ -143,10 +148,11 @@ def resolve_vocabulary_entries(spec: Union[str, Sequence[str]]) -> Tuple[str, ..
     path = Path(spec)
     if path.is_file():
         lines = [line.strip() for line in path.read_text(encoding='utf-8').splitlines()]
-        return check_vocabulary([n for n in lines if n and not n.startswith('#')], str(path))
+        return check_class_names([n for n in lines if n and not n.startswith('#')], str(path))
     if path.suffix == '.txt':
         raise FileNotFoundError(f'vocabulary file {spec} does not exist')
-    return check_vocabulary([n for n in spec.split(',')], f'vocabulary {spec!r}')
+    source = f'vocabulary {spec!r}' if spec.strip() else 'vocabulary'
+    return check_class_names(spec.split(','), source)
 
 
 def first_names(entries: Sequence[str]) -> Tuple[str, ...]:

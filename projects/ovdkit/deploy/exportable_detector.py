@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import nms, roi_align
 
-from ..models import ViLDTextBBoxHead
+from ..models import ViLDTextBBoxHead, vild_ensemble_probabilities
 
 
 def decode_deltas(priors: Tensor, deltas: Tensor, means: Tuple[float, ...],
@@ -169,7 +169,8 @@ class ExportableOVDetector(nn.Module):
         """``(P, C)`` class probabilities from the head's classification features ``(P, F)``.
 
         ViLD-text: softmax over the cosine logits of the classes and the background / T.
-        ViLD-ensemble: per class ``text^w * image^(1 - w)``, ``w`` from ``base_mask``.
+        ViLD-ensemble: :func:`ovdkit.models.vild_ensemble_probabilities` with ``base_mask``,
+        renormalised where the class probabilities sum above 1 (as the PyTorch head's scores).
         """
         classifier = self.bbox_head.fc_cls
         text = F.normalize(class_embeddings, dim=-1)
@@ -180,12 +181,10 @@ class ExportableOVDetector(nn.Module):
             return text_prob
         image = self.bbox_head.image_embeddings_of(features) @ text.t()
         image_prob = (image / self.ensemble['image_temperature']).softmax(dim=-1)
-        w = base_mask * self.ensemble['text_weight_base'] + \
-            (1 - base_mask) * self.ensemble['text_weight_novel']
-        prob = text_prob.clamp(min=1e-12) ** w * image_prob.clamp(min=1e-12) ** (1 - w)
-        # The PyTorch head renormalises when the ensembled probabilities sum above 1.
-        total = prob.sum(dim=-1, keepdim=True)
-        return prob / torch.maximum(total + (1 - total).clamp(min=1e-12), torch.ones_like(total))
+        prob = vild_ensemble_probabilities(text_prob, image_prob, base_mask,
+                                           self.ensemble['text_weight_base'],
+                                           self.ensemble['text_weight_novel'])
+        return prob[:, :-1] / prob.sum(dim=-1, keepdim=True)
 
     def forward(self, image: Tensor, img_hw: Tensor, class_embeddings: Tensor,
                 base_mask: Tensor, report_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

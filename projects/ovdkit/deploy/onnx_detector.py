@@ -12,7 +12,7 @@ from ..text.embedding_cache import load_text_embeddings
 from ..text.sidecar_cache import EmbeddingMismatchError
 from ..text.vocabulary_embeddings import vocabulary_embeddings
 from ..utils.hashing import file_sha256, weights_id
-from .onnx_export import SIDECAR_FORMAT, sidecar_path
+from .onnx_export import READABLE_FORMATS, SIDECAR_FORMAT, resolve_recorded_path, sidecar_path
 
 ImageType = Union[str, np.ndarray]
 #: ``reference_vocabulary`` default of :class:`ONNXDetector`: the setting the sidecar records.
@@ -26,6 +26,10 @@ class ONNXDetector:
     text-embedding cache as the PyTorch model (CLIP built only on a cache miss), for any
     number of names, without re-export. Images go through the config's test pipeline (from
     the sidecar) and the model's normalisation and padding, as mmdet's data preprocessor does.
+
+    The CLIP weights file and the cache folder the sidecar records are found relative to the
+    sidecar (or where they are, if recorded absolute): a folder holding the model, its CLIP
+    file and cache runs wherever it is copied, from any working directory.
 
     Args:
         onnx_path: The ``.onnx`` file; its sidecar ``.json`` must sit beside it.
@@ -55,7 +59,7 @@ class ONNXDetector:
                 raise FileNotFoundError(f'ONNX detector: {path} does not exist '
                                         f'(export with tools/deploy/export_onnx.py)')
         self.meta: Dict = json.loads(side.read_text())
-        if self.meta.get('format') != SIDECAR_FORMAT:
+        if self.meta.get('format') not in READABLE_FORMATS:
             raise ValueError(f'{side}: sidecar format {self.meta.get("format")!r}, expected '
                              f'{SIDECAR_FORMAT}; re-export the model')
         if self.meta['onnx_sha256'] != file_sha256(self.onnx_path):
@@ -67,8 +71,13 @@ class ONNXDetector:
         self.session = ort.InferenceSession(str(self.onnx_path), options,
                                             providers=['CPUExecutionProvider'])
         self.input_names = {i.name for i in self.session.get_inputs()}
-        self.clip_pretrained = clip_pretrained or self.meta['clip_pretrained']
-        self.cache_dir = cache_dir or self.meta['cache_dir']
+        recorded = self.meta['clip_pretrained']
+        if self.meta.get('clip_pretrained_is_file'):
+            recorded = resolve_recorded_path(recorded, side, self.meta)
+        self.clip_pretrained = clip_pretrained or recorded
+        self._clip_given = bool(clip_pretrained)
+        self.cache_dir = cache_dir or resolve_recorded_path(self.meta['cache_dir'], side,
+                                                            self.meta)
         self._pipeline = None
         self.reference_vocabulary = self.meta.get('reference_vocabulary', TRAINING_VOCABULARY) \
             if reference_vocabulary == SIDECAR else reference_vocabulary
@@ -126,14 +135,35 @@ class ONNXDetector:
         self.classes = tuple(names)
         return self.classes
 
+    def check_clip_weights(self) -> None:
+        """Checks that :attr:`clip_pretrained` holds the weights the detector was trained
+        against.
+
+        Raises:
+            EmbeddingMismatchError: they differ, or the file the sidecar records is missing;
+                the message says which weights it expected (the recorded file or tag and its
+                ``weights_id``) and which it found.
+        """
+        expected = self.meta['clip_weights_id']
+        found = weights_id(self.clip_pretrained)
+        if found == expected:
+            return
+        wanted = f'{self.meta["clip_pretrained"]} (weights_id {expected})'
+        if not self._clip_given and self.meta.get('clip_pretrained_is_file') and \
+                not Path(self.clip_pretrained).is_file():
+            where = ' (recorded relative to the sidecar)' if self.meta.get('paths') == \
+                'relative' else ''
+            raise EmbeddingMismatchError(
+                f'ONNX detector {self.onnx_path}: CLIP weights file {self.clip_pretrained}'
+                f'{where} does not exist; the detector expects {wanted}: put that file there, '
+                f'or pass clip_pretrained= a file holding these weights')
+        raise EmbeddingMismatchError(
+            f'ONNX detector {self.onnx_path}: CLIP weights differ from the ones it was trained '
+            f'against: expected {wanted}, found {self.clip_pretrained} (weights_id {found})')
+
     def _embed(self, entries: Sequence[str]):
         """``(C, D)`` embeddings of entries through the cache, with the detector's CLIP."""
-        found = weights_id(self.clip_pretrained)
-        if found != self.meta['clip_weights_id']:
-            raise EmbeddingMismatchError(
-                f'ONNX detector {self.onnx_path}: CLIP weights {self.clip_pretrained} '
-                f'differ from the ones it was trained against: \'weights_id\' is {found}, '
-                f'expected {self.meta["clip_weights_id"]}')
+        self.check_clip_weights()
         _, tensor = vocabulary_embeddings(dict(
             classes=entries, model=self.meta['clip_model'], pretrained=self.clip_pretrained,
             templates=self.meta['templates'], cache_dir=self.cache_dir))

@@ -7,7 +7,14 @@ padded), ``img_hw (2,)``, ``class_embeddings (C, D)``, ``base_mask (C,)`` and ``
 sidecar beside the ``.onnx`` records what the graph expects: the CLIP model and weights id its
 classifier was trained against, ``D``, the training vocabulary (what ``base_mask`` marks),
 the input pipeline and normalisation, and the post-processing settings baked in.
+
+The sidecar records the CLIP weights file and the embedding cache folder relative to the
+sidecar's own folder (``paths: 'relative'``), so a folder holding the model, the CLIP file and
+the cache runs wherever it is copied, from any working directory; ``absolute_paths=True``
+records them absolute instead (``paths: 'absolute'``), for a model moved away from weights
+that stay in place. A CLIP tag (``'openai'``) is recorded as it is.
 """
+import os
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -18,16 +25,37 @@ from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.sidecar_cache import read_sidecar
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import file_sha256, weights_id
+from ..utils.strict_checkpoint import init_detector_strictly
 from .exportable_detector import ExportableOVDetector
 
 INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask', 'report_mask')
 OUTPUT_NAMES = ('boxes', 'scores', 'labels')
-SIDECAR_FORMAT = 1
+#: The sidecar format this code writes; format 1 (paths as given at export, relative to the
+#: working directory) is still read.
+SIDECAR_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 def sidecar_path(onnx_path: Union[str, Path]) -> Path:
     """``model.onnx`` -> ``model.json``."""
     return Path(onnx_path).with_suffix('.json')
+
+
+def recorded_path(path: Union[str, Path], sidecar: Path, absolute: bool) -> str:
+    """A file or folder path as the sidecar ``sidecar`` records it: relative to the sidecar's
+    folder, or absolute."""
+    path = Path(path).absolute()
+    if absolute:
+        return str(path)
+    return os.path.relpath(path, sidecar.absolute().parent)
+
+
+def resolve_recorded_path(recorded: str, sidecar: Path, meta: Dict) -> str:
+    """The path a sidecar records, as usable here: joined to the sidecar's folder when the
+    sidecar records relative paths (format 2), as it is otherwise."""
+    if meta.get('paths') == 'relative' and not os.path.isabs(recorded):
+        return os.path.normpath(sidecar.absolute().parent / recorded)
+    return recorded
 
 
 def _clip_identity(vocabulary: Dict) -> Dict:
@@ -45,6 +73,19 @@ def _clip_identity(vocabulary: Dict) -> Dict:
                 templates=vocabulary.get('templates', 'vild'))
 
 
+def _portable(identity: Dict, cache_dir: str, sidecar: Path, absolute: bool) -> Dict:
+    """The sidecar's CLIP and cache fields with their paths recorded relative to the sidecar
+    (or absolute): ``clip_pretrained`` (a file's path, or the tag), ``clip_pretrained_is_file``,
+    ``cache_dir`` and ``paths``."""
+    pretrained = identity['clip_pretrained']
+    is_file = os.path.isfile(pretrained)
+    if is_file:
+        pretrained = recorded_path(pretrained, sidecar, absolute)
+    return dict(identity, clip_pretrained=pretrained, clip_pretrained_is_file=is_file,
+                cache_dir=recorded_path(cache_dir, sidecar, absolute),
+                paths='absolute' if absolute else 'relative')
+
+
 def _test_pipeline(cfg: Config):
     pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline')
     if pipeline is None:
@@ -54,7 +95,8 @@ def _test_pipeline(cfg: Config):
 
 
 def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Path],
-                opset: int = 17, cfg_options: Optional[Dict] = None) -> Dict:
+                opset: int = 17, cfg_options: Optional[Dict] = None,
+                absolute_paths: bool = False) -> Dict:
     """Writes ``out`` (the ONNX graph) and its JSON sidecar.
 
     Args:
@@ -63,17 +105,19 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
         out: The ``.onnx`` file to write; the sidecar is ``out`` with ``.json``.
         opset: ONNX opset (>= 16 for ``RoiAlign``'s half-pixel mode, i.e. ``aligned=True``).
         cfg_options: Overrides merged into the config, as ``--cfg-options``.
+        absolute_paths: Record the CLIP weights file and the embedding cache folder as
+            absolute paths instead of relative to the sidecar.
 
     Returns:
         The sidecar dict.
 
     Raises:
         FileNotFoundError: config or checkpoint missing.
+        CheckpointFileError: the checkpoint is truncated or unreadable.
+        CheckpointMismatchError: its weights do not fit the config's model.
         TypeError: the detector is not a ViLD-text / ViLD / ViLD-ensemble Faster R-CNN.
         ValueError: ``opset`` < 16, or the head was trained on random CLIP weights.
     """
-    from mmdet.apis import init_detector
-
     # OVDKit's modules are registered: importing this module imported the ovdkit package.
     if opset < 16:
         raise ValueError(f'opset {opset}: RoiAlign with aligned=True needs opset >= 16')
@@ -85,7 +129,7 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
         config.merge_from_dict(cfg_options)
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f'checkpoint {checkpoint} does not exist')
-    detector = init_detector(config, checkpoint, device='cpu').eval()
+    detector = init_detector_strictly(config, checkpoint, device='cpu').eval()
     module = ExportableOVDetector(detector).eval()
     head = module.bbox_head
     preprocessor = config.model.data_preprocessor
@@ -119,7 +163,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
         checkpoint_sha256=file_sha256(checkpoint),
         head=type(head).__name__, ensemble=module.ensemble, embed_dim=embed_dim,
         reference_vocabulary=head.reference_vocabulary,
-        **identity, cache_dir=str(head.test_vocabulary_cfg.get('cache_dir', 'data/embeddings')),
+        **_portable(identity, str(head.test_vocabulary_cfg.get('cache_dir', 'data/embeddings')),
+                    sidecar_path(out), absolute_paths),
         train_classes=list(head.train_classes),
         train_entries=list(resolve_vocabulary_entries(head.vocabulary_cfg['classes'])),
         normalization=dict(mean=list(map(float, preprocessor.mean)),

@@ -76,7 +76,7 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             the caption whole, so a phrase's tokens also read the words before it (GLIP, whose
             BERT reads both ways). CLIP's tower is causal: a later phrase reads the earlier
             ones, and on the toy world its boxes went to whichever phrase came later or
-            earlier (assignment at chance), see the README.
+            earlier (assignment at chance), see docs/grounding.md.
         loss_cls: Token loss: a sigmoid loss (``FocalLoss`` or ``CrossEntropyLoss`` with
             ``use_sigmoid=True``). Inherited mmdet configs carry a softmax loss: replace it
             (``_delete_=True``).

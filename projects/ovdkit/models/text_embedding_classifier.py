@@ -61,8 +61,8 @@ class TextEmbeddingClassifier(nn.Module):
         """``(C + 1, D)``: the class embeddings and the normalised background, divided by the
         temperature, kept until the embeddings, the background or the temperature change.
         With 20,000 names, concatenating the matrix and dividing ``(N, C + 1)`` logits on every
-        forward cost ~15% of a toy detector's image (equal to the training path's logits up to
-        float rounding)."""
+        forward would be a large part of a toy detector's image; the logits equal the training
+        path's up to float rounding."""
         bg = self.background_embedding
         key = (self.class_embeddings.data_ptr(), self.class_embeddings.shape,
                self.class_embeddings._version, bg.data_ptr(), bg._version, bg.device,

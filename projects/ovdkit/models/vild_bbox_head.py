@@ -10,6 +10,34 @@ from .competing_names import entry_names
 from .vild_text_bbox_head import ViLDTextBBoxHead
 
 
+def vild_ensemble_probabilities(text_prob: Tensor, image_prob: Tensor, base_mask: Tensor,
+                                text_weight_base: float, text_weight_novel: float) -> Tensor:
+    """ViLD-ensemble's class and background probabilities (the head's and the exporter's).
+
+    Per class the weighted geometric mean ``p_c = text_c^w_c * image_c^(1 - w_c)``, with
+    ``w_c = text_weight_base`` for classes of the training vocabulary and
+    ``text_weight_novel`` for the others; the background gets ``1 - sum_c p_c`` (at least
+    1e-12). The rows are not renormalised: where the ``p_c`` sum above 1, dividing by the row
+    sum (mmdet's softmax of their log does) gives the scores.
+
+    Args:
+        text_prob: ``(N, C)`` text-branch probabilities of the classes (background dropped).
+        image_prob: ``(N, C)`` image-branch probabilities.
+        base_mask: ``(C,)`` bool or 0 / 1 float, whether a class is in the training vocabulary.
+        text_weight_base: Text weight of training classes (ViLD: 2/3).
+        text_weight_novel: Text weight of the other classes (ViLD: 1/3).
+
+    Returns:
+        ``(N, C + 1)`` probabilities, the background last.
+    """
+    base = base_mask.to(text_prob.dtype)
+    text_weight = base * text_weight_base + (1 - base) * text_weight_novel
+    prob = text_prob.clamp(min=1e-12) ** text_weight * \
+        image_prob.clamp(min=1e-12) ** (1 - text_weight)
+    background = (1 - prob.sum(dim=-1, keepdim=True)).clamp(min=1e-12)
+    return torch.cat([prob, background], dim=-1)
+
+
 @MODELS.register_module()
 class ViLDBBoxHead(ViLDTextBBoxHead):
     """ViLD's box head: ViLD-text's classifier plus an image branch distilled from CLIP.
@@ -21,13 +49,12 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
     :class:`ovdkit.models.ViLDRoIHead` trains it with :attr:`loss_distill` on precomputed
     proposals.
 
-    At test time, with ``ensemble`` set, the class probabilities are the geometric mean of the
-    text branch's (softmax over classes + background) and the image branch's (softmax of the
-    image embedding's cosine with the class text embeddings / ``image_temperature``):
-    ``p_c = text_c^w_c * image_c^(1 - w_c)`` with ``w_c = text_weight_base`` for classes of
-    the training vocabulary and ``text_weight_novel`` for the others (ViLD: 2/3 and 1/3). The
-    background probability is ``1 - sum_c p_c``; the head returns ``log p`` so mmdet's softmax
-    gives back exactly these scores (renormalised in the rare case the ``p_c`` sum above 1).
+    At test time, with ``ensemble`` set, the class probabilities are the weighted geometric
+    mean of the text branch's (softmax over classes + background) and the image branch's
+    (softmax of the image embedding's cosine with the class text embeddings /
+    ``image_temperature``), :func:`vild_ensemble_probabilities`; the head returns their
+    ``log`` so mmdet's softmax gives back exactly these scores (renormalised in the rare case
+    the class probabilities sum above 1).
 
     Args:
         loss_distill: Config of the distillation loss (:class:`ViLDDistillationLoss`).
@@ -93,7 +120,7 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
         is an error of the swap, not of the first image."""
         names = super().use_vocabulary(classes)
         if self.ensemble is not None:
-            self.train_classes  # noqa: B018  (resolves and memoises; raises if unreadable)
+            self._classes_of('train')  # resolves and memoises; raises if unreadable
         return names
 
     def _base_class_mask(self) -> Tensor:
@@ -120,10 +147,7 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
         text_prob = text_logits.softmax(dim=-1)[:, :-1]
         image_logits = self.image_embeddings_of(features) @ self.fc_cls.class_embeddings.t()
         image_prob = (image_logits / self.ensemble['image_temperature']).softmax(dim=-1)
-        text_weight = torch.where(self._base_class_mask(),
-                                  text_prob.new_tensor(self.ensemble['text_weight_base']),
-                                  text_prob.new_tensor(self.ensemble['text_weight_novel']))
-        prob = text_prob.clamp(min=1e-12) ** text_weight * \
-            image_prob.clamp(min=1e-12) ** (1 - text_weight)
-        background = (1 - prob.sum(dim=-1, keepdim=True)).clamp(min=1e-12)
-        return torch.cat([prob, background], dim=-1).log(), bbox_pred
+        prob = vild_ensemble_probabilities(text_prob, image_prob, self._base_class_mask(),
+                                           self.ensemble['text_weight_base'],
+                                           self.ensemble['text_weight_novel'])
+        return prob.log(), bbox_pred

@@ -35,7 +35,7 @@ class CLIPRegionEmbedder(nn.Module):
         model = create_clip_model(model_name, pretrained, device)
         self.model_name = model_name
         self.pretrained = pretrained
-        # channels_last: ~30% faster convolutions on CPU for ResNet towers (measured).
+        # channels_last: oneDNN's CPU convolutions of ResNet towers are faster in this layout.
         self.visual = model.visual.eval().requires_grad_(False).to(
             memory_format=torch.channels_last)
         cfg = open_clip.get_model_preprocess_cfg(model)

@@ -4,19 +4,18 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import open_clip
 import torch
 import torch.nn.functional as F
-from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
 from ..text import make_meta, save_text_embeddings
 from ..toyworld import ToyWorldSpec, render_scene
+from .benchmark_models import build_random_detector, save_detector_checkpoint, save_random_clip
 from .tools import REPO
 
-VILD_TEXT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-800i_toyworld.py'
-GROUNDING_CONFIG = 'configs/toyworld/grounding_r18_fpn_1xb8-800i_toyworld.py'
+VILD_TEXT_CONFIG = 'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py'
+GROUNDING_CONFIG = 'configs/toyworld/grounding_r18_fpn_1xb8-300i_toyworld.py'
 #: The config key prefix of the toy-world detectors' open-vocabulary head.
 HEAD = 'model.roi_head.bbox_head.'
 
@@ -30,10 +29,7 @@ def build_toy_detector(config: str, seed: int = 0, **head):
     bbox_head = cfg.model.roi_head.bbox_head
     for key, value in head.items():
         bbox_head[key] = value
-    torch.manual_seed(seed)
-    model = MODELS.build(ConfigDict(cfg.model))
-    model.init_weights()
-    return model
+    return build_random_detector(cfg, seed)
 
 
 def random_embedding_file(folder: Path, names: Sequence[str], seed: int, dim: int = 128):
@@ -57,7 +53,7 @@ def build_checkpoint(config: str, work: Path, embed_dim: int = 128, **head):
     clip_path = work / 'clip.pt'
     if not clip_path.is_file():
         torch.manual_seed(0)
-        torch.save(open_clip.create_model('OVD-TinyCLIP-RN').state_dict(), clip_path)
+        save_random_clip(clip_path, 'OVD-TinyCLIP-RN')
     cfg = Config.fromfile(str(REPO / config))
     cfg.merge_from_dict({
         HEAD + 'vocabulary': dict(classes=['red star', 'blue circle'], model='OVD-TinyCLIP-RN',
@@ -65,13 +61,9 @@ def build_checkpoint(config: str, work: Path, embed_dim: int = 128, **head):
                                   cache_dir=str(work / 'embeddings')),
         HEAD + 'test_vocabulary': dict(classes=['red star', 'blue circle', 'green cross']),
         HEAD + 'embed_dim': embed_dim, **{HEAD + k: v for k, v in head.items()}})
-    torch.manual_seed(0)
-    model = MODELS.build(ConfigDict(cfg.model))
-    model.init_weights()
-    checkpoint = work / 'model.pth'
-    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    checkpoint = save_detector_checkpoint(build_random_detector(cfg, seed=0), work / 'model.pth')
     cfg.dump(str(work / 'config.py'))
-    return str(work / 'config.py'), str(checkpoint)
+    return str(work / 'config.py'), checkpoint
 
 
 def toy_scenes(num: int, size: int = 128):

@@ -1,6 +1,6 @@
 """Runs OVDKit's command-line tools as forked processes of one interpreter that imported the
 stack once (what multiprocessing's forkserver does): each command is its own process, started
-from the tool's file with its argv and exiting with its status, without paying ~5 s of imports.
+from the tool's file with its argv and exiting with its status, without paying the imports.
 
 Protocol (one JSON object a line): stdin ``{"args": ["tools/train.py", ...], "out": PATH,
 "err": PATH, "env": {...}, "timeout": SECONDS or null}``; stdout ``{"returncode": N, "cpu":

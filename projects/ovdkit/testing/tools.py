@@ -32,9 +32,9 @@ def run_tool(args, cwd=REPO, env=None, timeout=600, check=True):
     ``proc.stdout`` is the tool's output proper; ``proc.log`` is stdout followed by stderr
     (logs and progress bars), for assertions on the whole log. A Python tool run from the repo
     root is forked from this process's :class:`ToolServer` (one per process, started on first
-    use: ~10 s of imports saved a command), with the environment it would have had; one that
-    changes an import-time variable (:data:`IMPORT_TIME_VARIABLES`), a shell script, or another
-    ``cwd`` gets a process of its own. A command past ``timeout`` raises
+    use: no command pays the stack's imports again), with the environment it would have had;
+    one that changes an import-time variable (:data:`IMPORT_TIME_VARIABLES`), a shell script,
+    or another ``cwd`` gets a process of its own. A command past ``timeout`` raises
     ``subprocess.TimeoutExpired`` either way.
     """
     full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,

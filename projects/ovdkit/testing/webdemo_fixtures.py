@@ -46,10 +46,13 @@ def expected_detections(inferencer: OVDInferencer, image: Path, vocabulary: str,
 
 @contextlib.contextmanager
 def serving(inferencer: OVDInferencer, examples: Path = None,
-            limits: DemoLimits = DemoLimits(), **kwargs) -> Iterator[WebDemoServer]:
-    """A :class:`WebDemoServer` on 127.0.0.1 and a free port, served by a thread."""
+            limits: DemoLimits = DemoLimits(), max_vocabularies: int = 32,
+            **kwargs) -> Iterator[WebDemoServer]:
+    """A :class:`WebDemoServer` on 127.0.0.1 and a free port, served by a thread
+    (``max_vocabularies``: the session's bound on typed vocabularies kept in the cache)."""
     example_files = {p.name: p for p in sorted(examples.glob('*.png'))} if examples else {}
-    server = WebDemoServer(DemoSession(inferencer, limits), '127.0.0.1', 0,
+    session = DemoSession(inferencer, limits, max_vocabularies=max_vocabularies)
+    server = WebDemoServer(session, '127.0.0.1', 0,
                            info=dict(model='fixture', vocabulary=VOCABULARY, score_thr=0.3),
                            examples=example_files, **kwargs)
     thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.05),
@@ -61,6 +64,7 @@ def serving(inferencer: OVDInferencer, examples: Path = None,
         server.shutdown()
         server.server_close()
         thread.join(10)
+        assert not thread.is_alive(), 'the web demo server thread did not stop within 10 s'
 
 
 def request(url: str, body=None, timeout: float = 120) -> Tuple[int, object]:

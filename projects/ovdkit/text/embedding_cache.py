@@ -9,16 +9,13 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
-from ..utils.hashing import file_sha256, state_dict_sha256, weights_id
 from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool
-from .sidecar_cache import (CacheKind, EmbeddingMismatchError, SidecarCache, check_expected_fields,
-                            load_entry, read_sidecar, safe_name, save_entry)
+from .sidecar_cache import (CacheKind, EmbeddingMismatchError, SidecarCache, load_entry, safe_name,
+                            save_entry)
 from .templates import load_templates
 
-# The sidecar helpers and the hashes (now in ovdkit.utils.hashing) stay importable from here.
-__all__ = ['EmbeddingMismatchError', 'TextEmbeddingCache', 'POOLED', 'make_meta',
-           'save_text_embeddings', 'load_text_embeddings', 'read_sidecar',
-           'check_expected_fields', 'file_sha256', 'state_dict_sha256', 'weights_id']
+__all__ = ['PooledEmbeddings', 'POOLED', 'TextEmbeddingCache', 'make_meta',
+           'save_text_embeddings', 'load_text_embeddings']
 
 
 class PooledEmbeddings(CacheKind):

@@ -22,6 +22,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 import open_clip
 import torch
 
+from ..datasets.vocabularies import check_class_names
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import weights_id
 from ..version import __version__
@@ -265,11 +266,11 @@ class SidecarCache:
             rows; tokens: see :func:`~ovdkit.text.token_feature_cache.encode_vocabulary_tokens`).
 
         Raises:
-            ValueError: ``classes`` is empty.
+            ValueError: ``classes`` is empty, or has a blank or repeated name
+                (:func:`~ovdkit.datasets.vocabularies.check_class_names`).
         """
         options = self._options(args, options)
-        if len(classes) == 0:
-            raise ValueError(f'empty vocabulary: no class names for {self.kind.what}')
+        check_class_names(classes, self.kind.what)
         meta = self.meta_for(classes, model, pretrained, **options)
         path = self.path_for(meta)
         if path.with_suffix('.json').is_file():

@@ -15,7 +15,7 @@ import open_clip
 import torch
 
 from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool
-from .sidecar_cache import CacheKind, EmbeddingMismatchError, SidecarCache, load_entry, save_entry
+from .sidecar_cache import CacheKind, EmbeddingMismatchError, SidecarCache, load_entry
 from .templates import name_for_prompt
 
 #: Tensors of a token-feature entry.
@@ -166,24 +166,6 @@ def make_token_meta(model: str, pretrained: Optional[str], weights: str, context
     """Builds a sidecar dict (key included; ``prompts`` is filled when the entry is made)."""
     return TOKENS.make_meta(model, pretrained, weights, classes, dim,
                             context_length=int(context_length), names_per_prompt=names_per_prompt)
-
-
-def save_token_features(path: Union[str, Path], tensors: Mapping[str, torch.Tensor],
-                        meta: Dict) -> Path:
-    """Writes ``<path>.pt`` and its sidecar ``<path>.json`` atomically (sidecar last).
-
-    Args:
-        path: File path; the suffix is replaced by ``.pt`` / ``.json``.
-        tensors: ``features`` ``(K, L, D)``, ``attention_mask`` ``(K, L)``, ``token_ids``
-            ``(K, L)``, ``spans`` ``(C, 3)``, matching ``meta``'s ``num_classes`` and ``dim``.
-        meta: Sidecar from :func:`make_token_meta`, with ``prompts`` (K strings).
-
-    Returns:
-        The path of the ``.pt`` file.
-    """
-    data = {k: tensors[k] for k in TENSOR_KEYS}
-    data['features'] = data['features'].float()
-    return save_entry(TOKENS, path, data, meta)
 
 
 def load_token_features(path: Union[str, Path], expected: Optional[Mapping] = None

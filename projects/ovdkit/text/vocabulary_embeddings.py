@@ -6,6 +6,7 @@ sidecar cache of ``cache_dir``, one cache object per (kind, folder) in a process
 building their encoders in the one shared pool, so CLIP's text tower is built at most once per
 process and weights, whatever heads, kinds and vocabulary swaps use it.
 """
+import os
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
@@ -13,8 +14,10 @@ import torch
 from ..datasets.vocabularies import (first_names, resolve_vocabulary_entries,
                                      resolve_vocabulary_synonyms)
 from ..utils.config_variables import OVDConfigError
+from ..utils.hashing import weights_id
+from .clip_text_encoder import looks_like_file
 from .embedding_cache import TextEmbeddingCache, load_text_embeddings
-from .sidecar_cache import SidecarCache
+from .sidecar_cache import EmbeddingMismatchError, SidecarCache, read_sidecar
 from .token_feature_cache import TokenFeatureCache, load_token_features
 
 _CACHES: Dict[Tuple[str, str], SidecarCache] = {}
@@ -41,6 +44,34 @@ def cache_of(kind: str, cfg: Mapping, num_names: int = 0) -> SidecarCache:
     return _CACHES[key]
 
 
+def check_stored_clip_weights(cfg: Mapping, what: str = 'text embeddings') -> None:
+    """Refuses a stored file (``cfg['path']``) made with other CLIP weights than the config's.
+
+    A vocabulary config with a ``path`` may also name the CLIP model and weights (inherited
+    from the training vocabulary, or the config's ``clip_pretrained``): those encode every
+    other vocabulary the head meets (test-time swaps, the demo), so a file of other weights,
+    even of the same dimension, would mix two embedding spaces. Nothing is checked when the
+    config names no weights, or random ones (``pretrained=None``).
+
+    Raises:
+        EmbeddingMismatchError: naming the file, the weights it was made with and the config's.
+    """
+    if not cfg.get('path') or 'model' not in cfg or cfg.get('pretrained') is None:
+        return
+    pretrained = str(cfg['pretrained'])
+    if looks_like_file(pretrained) and not os.path.isfile(pretrained):
+        return  # weights that cannot be identified; using them fails, naming the file
+    path, meta = read_sidecar(cfg['path'], what)
+    wanted = (cfg['model'], weights_id(pretrained))
+    found = (meta.get('model'), meta.get('weights_id'))
+    if found != wanted:
+        raise EmbeddingMismatchError(
+            f'{what} {path} were made with CLIP {found[0]!r} weights {meta.get("pretrained")!r} '
+            f'({found[1]}), but the vocabulary config uses CLIP {wanted[0]!r} weights '
+            f'{pretrained!r} ({wanted[1]}): rebuild them with tools/build_text_embeddings.py '
+            f'for those weights, or drop `path` to let the cache build them')
+
+
 def vocabulary_embeddings(cfg: Mapping) -> Tuple[Tuple[str, ...], torch.Tensor]:
     """Class names and their text embeddings for a vocabulary config.
 
@@ -61,10 +92,13 @@ def vocabulary_embeddings(cfg: Mapping) -> Tuple[Tuple[str, ...], torch.Tensor]:
 
     Raises:
         OVDConfigError: the config has neither ``path`` nor ``model`` + ``pretrained``.
+        EmbeddingMismatchError: a stored file made with other CLIP weights than the config
+            names (:func:`check_stored_clip_weights`), or for other names.
     """
     entries = resolve_vocabulary_entries(cfg['classes'])
     names = first_names(entries)
     if cfg.get('path'):
+        check_stored_clip_weights(cfg)
         embeddings, _ = load_text_embeddings(cfg['path'], expected=dict(classes=entries))
         return names, embeddings
     embeddings = cache_of('pooled', cfg, len(names)).get(
@@ -97,6 +131,7 @@ def vocabulary_token_features(cfg: Mapping, names_per_prompt: Optional[int] = No
     synonyms = tuple(n for g in groups for n in g)
     owners = torch.tensor([c for c, g in enumerate(groups) for _ in g], dtype=torch.long)
     if cfg.get('path'):
+        check_stored_clip_weights(cfg, 'token features')
         tensors, _ = load_token_features(cfg['path'], expected=dict(
             classes=synonyms, names_per_prompt=names_per_prompt))
     else:

@@ -4,9 +4,9 @@ Each method is an ordinary config (``configs/toyworld/`` in the repository, foun
 explicit folder); a job points its paths (world, CLIP checkpoint, embedding cache, region
 store, work dir) at the caller's files, exactly what ``--cfg-options`` would do on the
 command line. A job is a plain description (:class:`DetectorJob`); :func:`run_jobs` runs
-several side by side in subprocesses, each with an equal share of the CPU threads: on this
-2-core machine two one-thread training processes make 1.7x the steps per second of one
-two-thread process (measured: 0.60 s vs 0.51 s a ViLD step). Nothing here knows the pipeline.
+several side by side in subprocesses, each with an equal share of the CPU threads: small
+detectors make more training steps per second as one-thread processes side by side than as one
+process with all the threads. Nothing here knows the pipeline.
 """
 import dataclasses
 import hashlib
@@ -22,10 +22,10 @@ from ..utils.atomic_io import write_json_atomic
 
 #: Method name -> config file name, in the order the demo reports them.
 METHOD_CONFIGS = {
-    'vild-text': 'vild-text_r18_fpn_1xb8-800i_toyworld.py',
-    'vild': 'vild_r18_fpn_1xb8-800i_toyworld.py',
-    'vild-ensemble': 'vild-ensemble_r18_fpn_1xb8-800i_toyworld.py',
-    'grounding': 'grounding_r18_fpn_1xb8-800i_toyworld.py',
+    'vild-text': 'vild-text_r18_fpn_1xb8-300i_toyworld.py',
+    'vild': 'vild_r18_fpn_1xb8-300i_toyworld.py',
+    'vild-ensemble': 'vild-ensemble_r18_fpn_1xb8-300i_toyworld.py',
+    'grounding': 'grounding_r18_fpn_1xb8-300i_toyworld.py',
 }
 #: The shared base detector (a closed-vocabulary Faster R-CNN on base boxes) and its config.
 BASE_DETECTOR = 'base-detector'
@@ -163,10 +163,10 @@ class DetectorJob:
     def digest(self) -> str:
         """Digest of the resolved config and the provenance."""
         cfg = load_job_config(self.config, self.cfg_options, self.max_iters, self.snapshot_iter)
-        # The config's values as JSON, not its pretty_text: yapf formatting took ~1 s a call,
-        # paid for every job before the jobs start and twice more in each job.
+        # The config's values as JSON, not its pretty_text: yapf's formatting is slow, and it
+        # would be paid for every job before the jobs start and twice more in each job.
         described = [self.inputs, json.dumps(cfg.to_dict(), sort_keys=True, default=repr)]
-        if self.synonym_classes:  # left out otherwise: earlier runs keep their digest
+        if self.synonym_classes:  # left out otherwise: runs without synonyms keep their digest
             described.append(self.synonym_classes)
         text = json.dumps(described, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

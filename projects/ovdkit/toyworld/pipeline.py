@@ -42,12 +42,10 @@ from .world_writer import generate_world, world_is_complete
 #: Detector methods, in report order.
 METHODS = tuple(METHOD_CONFIGS)
 #: The method whose RPN proposes the regions that ViLD's image branch distils (as in ViLD,
-#: an RPN trained on the base boxes), how many proposals per image are kept (24: at most 4
-#: objects a scene; 24 covered every novel object of a 1-5 object prototype world), and the
-#: crop scales they are embedded at. ViLD averages 1x and 1.5x crops; the tiny CLIP learnt from
-#: crops of 1-2x its objects, and one 1.25x crop names its held-out crops as well at half the
-#: cost (seed 0: 0.9871 / novel 0.9858 against 0.9881 / 0.9894 for 1x + 1.5x; 1.5x alone
-#: 0.9841 / 0.9787): the region step took 104 s of the demo's critical path with two scales.
+#: an RPN trained on the base boxes), how many proposals per image are kept (24, for scenes of
+#: at most 4 objects), and the crop scales they are embedded at. ViLD averages 1x and 1.5x
+#: crops; the tiny CLIP learnt from crops of 1-2x its objects, and one 1.25x crop names its
+#: held-out crops as well as the two do, at half the cost of the region step.
 PROPOSAL_METHOD = 'vild-text'
 TOY_NUM_REGIONS = 24
 CROP_SCALES = (1.25,)

@@ -116,8 +116,8 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     Crops are taken at a random scale in ``scale_range`` times the object with jitter of up
     to ``max_shift`` of the side, so the image tower also works on imperfect proposal crops.
     Captions are the caption set's own ("a photo of a red star."): on this world, sampling
-    CLIP's ImageNet templates for captions learnt more slowly and did not help the template
-    ensemble used at test time (measured: 400 steps, 23% vs 46% zero-shot at 1x crops).
+    CLIP's ImageNet templates for captions learns more slowly and does not help the template
+    ensemble used at test time.
 
     Args:
         world_dir: A generated world.
@@ -139,12 +139,11 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     # trained from scratch here
     model = create_clip_model(TOY_CLIP_MODEL, pretrained=None, device=device)
     model.train()
-    # channels_last: oneDNN's convolutions on CPU take this layout; a step of the image tower
-    # (batch 128, forward and backward) 323 -> 257 ms on one thread.
+    # channels_last: oneDNN's convolutions on CPU take this layout, a faster image-tower step.
     model.visual.to(memory_format=torch.channels_last)
     # The convolution stages train in bfloat16 autocast (AMX / AVX-512 BF16 on CPU, tensor
-    # cores on GPUs): 60 steps 21.4 -> 17.7 s, twice each. Weights and optimiser stay float32,
-    # and the saved model runs in float32 wherever it is loaded.
+    # cores on GPUs). Weights and optimiser stay float32, and the saved model runs in float32
+    # wherever it is loaded.
     if isinstance(model.visual, ModifiedResNet) and (
             device == 'cpu' or torch.cuda.is_bf16_supported()):
         model.visual.forward = types.MethodType(_forward_bfloat16_trunk, model.visual)
@@ -162,8 +161,8 @@ def train_toy_clip(world_dir: str, out_path: str, steps: int = 900, batch_size: 
     tokens = tokenizer(distinct).to(device)
     model.token_embedding = CompactTokenTable(model.token_embedding, tokens)
     loss_fn = open_clip.ClipLoss()
-    # fused: one kernel for the whole AdamW update, 5x faster on CPU than foreach (which was
-    # faster than torch's CPU default, a per-tensor loop).
+    # fused: one kernel for the whole AdamW update, faster on CPU than foreach and than
+    # torch's CPU default (a per-tensor loop).
     optimizer = torch.optim.AdamW(_param_groups(model, WEIGHT_DECAY), lr=lr, betas=(0.9, 0.98),
                                   eps=1e-6, fused=True)
     warmup = max(1, int(0.05 * steps))

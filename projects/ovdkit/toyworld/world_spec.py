@@ -158,8 +158,8 @@ class ToyWorldSpec:
 
     def to_dict(self) -> Dict:
         """JSON-ready dict (tuples as lists). Without synonyms, ``shape_synonyms`` is left out:
-        worlds drawn before the option existed keep their record (and the pipeline's steps
-        their digests)."""
+        the record of a world without them (and the digests of the pipeline's steps) does not
+        depend on the option."""
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(self).items()
                 if k != 'shape_synonyms' or v}

@@ -2,10 +2,10 @@
 
 mmengine formats the whole config with yapf each time ``Config.pretty_text`` is read: the
 runner reads it to log the config, to dump it into the work dir, into every checkpoint's
-meta and into the runtime info. On this stack one call takes 0.1-1.5 s of CPU (an OV-LVIS
-config, whose vocabulary is a list of 866 names once resolved: ~1.5 s), ~7 calls in a
-2-iteration run. The text is a pure function of the config's content, so it is cached by a
-digest of that content: a config changed in between is formatted again.
+meta and into the runtime info. A call costs up to seconds of CPU on a large config (an
+OV-LVIS config's vocabulary resolves to a list of 866 names), and even a short run reads it
+several times. The text is a pure function of the config's content, so it is cached by a digest
+of that content: a config changed in between is formatted again.
 """
 import copy
 import hashlib

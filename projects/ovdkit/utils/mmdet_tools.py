@@ -6,18 +6,26 @@ mmdet's, option for option. Two things are added before the tool starts: ``impor
 without CUDA, :func:`enable_cpu_distributed`. ``--cfg-options`` are checked against the config
 first (:func:`~ovdkit.utils.config_variables.check_cfg_options`), and an
 :class:`~ovdkit.utils.config_variables.OVDConfigError` (a setting that cannot work as given)
-ends the tool with one ``error:`` line and exit status 2 instead of a traceback.
+ends the tool with one ``error:`` line and exit status 2 instead of a traceback; a
+:class:`ToolRunError` (a run that finished without a usable result) with one ``error:`` line
+and exit status 1. The tool scripts pass their own input checks, the errors they report as one
+line, and a context to run in (``tools/test.py``: strict checkpoints, no empty evaluation).
 """
 import argparse
+import contextlib
 import os
 import runpy
 import sys
 from pathlib import Path
-from typing import List, Sequence
+from typing import Callable, ContextManager, List, Optional, Sequence, Tuple, Type
 
 import torch
 
 from .config_variables import OVDConfigError, check_cfg_options
+
+
+class ToolRunError(RuntimeError):
+    """A tool run that ended without a usable result (exit status 1, one ``error:`` line)."""
 
 
 def mmdet_tool_path(name: str) -> Path:
@@ -129,12 +137,20 @@ def check_tool_cfg_options(argv: Sequence[str]) -> None:
         check_cfg_options(Config.fromfile(args.config), args.cfg_options)
 
 
-def run_mmdet_tool(name: str, argv: List[str]) -> None:
+def run_mmdet_tool(name: str, argv: List[str],
+                   check_inputs: Optional[Callable[[str, Sequence[str]], None]] = None,
+                   context: Optional[ContextManager] = None,
+                   user_errors: Tuple[Type[BaseException], ...] = ()) -> None:
     """Runs ``mmdet/.mim/tools/<name>`` as ``__main__`` with the given arguments.
 
     Args:
         name: Tool file name, e.g. ``'train.py'`` or ``'test.py'``.
         argv: Command-line arguments after the program name.
+        check_inputs: Called as ``check_inputs(name, argv)`` before the tool starts; raises
+            :class:`OVDConfigError` for an input that cannot work.
+        context: Entered around the tool's run.
+        user_errors: Other exception types that mean bad input (a missing file, weights that
+            cannot be loaded...): reported as one ``error:`` line, exit status 2.
     """
     # OVDKit's modules and checkpoint allow-list are registered: importing this module
     # imported the ovdkit package (its __init__ does both).
@@ -143,8 +159,20 @@ def run_mmdet_tool(name: str, argv: List[str]) -> None:
     path = mmdet_tool_path(name)
     try:
         check_tool_cfg_options(argv)
+        if check_inputs is not None:
+            check_inputs(name, argv)
         sys.argv = [str(path), *argv]
-        runpy.run_path(str(path), run_name='__main__')
-    except OVDConfigError as exc:
-        print(f'error: {exc}', file=sys.stderr)
+        with context if context is not None else contextlib.nullcontext():
+            runpy.run_path(str(path), run_name='__main__')
+    except (OVDConfigError, *user_errors) as exc:
+        print(f'error: {one_line(exc)}', file=sys.stderr)
         sys.exit(2)
+    except ToolRunError as exc:
+        print(f'error: {one_line(exc)}', file=sys.stderr)
+        sys.exit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a ``KeyError``'s without its quotes)."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return ' '.join(str(text).split()) or type(exc).__name__

@@ -42,6 +42,11 @@ class SerialWorker:
         """Requests holding a slot now."""
         return self._held
 
+    @property
+    def waiting(self) -> int:
+        """Jobs submitted and not yet started (the running one excluded)."""
+        return self._jobs.qsize()
+
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Holds one admission slot for the duration of the ``with`` block.

@@ -2,14 +2,19 @@
 drawing out; every bad input a :class:`DemoInputError` whose message the page shows."""
 import base64
 import io
+import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Dict, List, Sequence, Set, Tuple, Union
 
 import cv2
 import numpy as np
 
-from ...datasets.vocabularies import BUILTIN_VOCABULARIES
+from ...datasets.vocabularies import (BUILTIN_VOCABULARIES, SYNONYM_SEPARATOR, check_class_names,
+                                      resolve_vocabulary_entries)
+from ...text.vocabulary_embeddings import cache_dir_of
 from ..detection_records import detection_records, one_line
 
 #: Drawings of small images are enlarged (nearest neighbour) to about this longer side.
@@ -62,11 +67,12 @@ def parse_vocabulary(text: str, max_names: int) -> Union[str, List[str]]:
         max_names: Most names allowed.
 
     Returns:
-        A builtin vocabulary's name, or the list of entries (checked later by
-        ``set_vocabulary``: blank and duplicate names are errors there).
+        A builtin vocabulary's name, or the list of entries (checked:
+        :func:`~ovdkit.datasets.vocabularies.check_class_names`).
 
     Raises:
-        DemoInputError: no text, no name, or more than ``max_names`` names.
+        DemoInputError: no text, no name, a blank or repeated name, or more than
+            ``max_names`` names.
     """
     if not isinstance(text, str):
         raise DemoInputError('vocabulary: expected text (comma-separated names)')
@@ -76,8 +82,10 @@ def parse_vocabulary(text: str, max_names: int) -> Union[str, List[str]]:
     else:
         spec = re.split(r'[,\n]', text)
         count = len(spec)
-        if not any(name.strip() for name in spec):
-            raise DemoInputError('vocabulary: empty vocabulary (no class names given)')
+        try:
+            check_class_names(spec, 'vocabulary')
+        except ValueError as exc:
+            raise DemoInputError(one_line(exc)) from None
     if count > max_names:
         raise DemoInputError(f'vocabulary: {count} names, more than the limit of {max_names} '
                              f'(--max-names)')
@@ -171,14 +179,40 @@ class DemoSession:
     embeddings through the embedding cache; nothing is rebuilt, and an unchanged vocabulary
     costs nothing).
 
+    The embedding cache is bounded for the vocabularies visitors type: the files a typed
+    vocabulary adds to the heads' cache folders are remembered, and beyond
+    ``max_vocabularies`` such vocabularies the least recently used one's files are deleted
+    (typed again, it is embedded again). Files that were there before, and those of a
+    vocabulary installed with ``evictable=False`` (the initial one), are never deleted.
+
     Args:
         inferencer: The detector, loaded once.
         limits: What a request may ask for.
+        max_vocabularies: Typed vocabularies whose cache files are kept (>= 1).
     """
 
-    def __init__(self, inferencer, limits: DemoLimits = DemoLimits()) -> None:
+    def __init__(self, inferencer, limits: DemoLimits = DemoLimits(),
+                 max_vocabularies: int = 32) -> None:
+        if max_vocabularies < 1:
+            raise ValueError(f'max_vocabularies must be at least 1, got {max_vocabularies}')
         self.inferencer = inferencer
         self.limits = limits
+        self.max_vocabularies = max_vocabularies
+        #: Typed vocabularies (their entries), least recently used first, with the cache
+        #: files each one added.
+        self.cached: 'OrderedDict[Tuple[str, ...], Set[Path]]' = OrderedDict()
+
+    @property
+    def cache_dirs(self) -> List[Path]:
+        """The cache folders the heads embed vocabularies in."""
+        folders = []
+        for _, head in getattr(self.inferencer, 'heads', ()):
+            cfg = getattr(head, 'test_vocabulary_cfg', {})
+            if 'model' in cfg and 'pretrained' in cfg:
+                folder = Path(cache_dir_of(cfg))
+                if folder not in folders:
+                    folders.append(folder)
+        return folders
 
     def detect(self, image: bytes, vocabulary: str, score_thr=0.3,
                image_name: str = 'image') -> Dict:
@@ -216,10 +250,47 @@ class DemoSession:
                     detections=detection_records(prediction, thr),
                     drawing=encode_png(out['visualization'][0]), notices=notices)
 
-    def use_vocabulary(self, spec: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+    def use_vocabulary(self, spec: Union[str, Sequence[str]],
+                       evictable: bool = True) -> Tuple[str, ...]:
         """Installs a vocabulary; its problems (blank or duplicate names) as
-        :class:`DemoInputError`."""
+        :class:`DemoInputError`.
+
+        Args:
+            spec: A builtin vocabulary's name or a list of entries.
+            evictable: Count it among the typed vocabularies whose cache files are deleted
+                when they are the least recently used beyond ``max_vocabularies``.
+        """
         try:
-            return self.inferencer.set_vocabulary(spec)
+            entries = resolve_vocabulary_entries(spec)
+            before = self._cache_files()
+            names = self.inferencer.set_vocabulary(spec)
         except (ValueError, FileNotFoundError) as exc:
             raise DemoInputError(one_line(exc)) from None
+        if evictable:
+            added = self._files_of(entries, self._cache_files() - before)
+            self.cached.setdefault(entries, set()).update(added)
+            self.cached.move_to_end(entries)
+            while len(self.cached) > self.max_vocabularies:
+                _, files = self.cached.popitem(last=False)
+                for file in files:
+                    file.unlink(missing_ok=True)
+        return names
+
+    def _cache_files(self) -> Set[Path]:
+        return {p for folder in self.cache_dirs if folder.is_dir() for p in folder.iterdir()}
+
+    @staticmethod
+    def _files_of(entries: Tuple[str, ...], files: Set[Path]) -> Set[Path]:
+        """Of new cache files, the entries (``.pt`` and sidecar) made for these class entries
+        (a pooled entry lists the entries, a token entry their synonyms): a file another
+        process wrote meanwhile is not this vocabulary's to delete."""
+        synonyms = [n for e in entries for n in e.split(SYNONYM_SEPARATOR)]
+        found = set()
+        for sidecar in (f for f in files if f.suffix == '.json'):
+            try:
+                classes = json.loads(sidecar.read_text()).get('classes')
+            except (OSError, ValueError):
+                continue
+            if classes in (list(entries), synonyms):
+                found |= {sidecar, sidecar.with_suffix('.pt')}
+        return found

@@ -14,8 +14,7 @@ class AutocastTrunkFasterRCNN(FasterRCNN):
     ``torch.autocast(dtype=trunk_dtype)`` while training, its features cast back to float32.
 
     The convolutions are most of a training step's compute, and bfloat16 convolutions use
-    the CPU's AMX / AVX-512 BF16 units (GPUs' tensor cores): a toy-world base-detector step
-    took 14-18% less CPU time (60 iterations, 18.9 -> 15.4-16.3 s). The heads stay in float32:
+    the CPU's AMX / AVX-512 BF16 units (GPUs' tensor cores). The heads stay in float32:
     the open-vocabulary classifiers divide cosines by a temperature of 0.02, where bfloat16's
     8-bit mantissa would move a logit of 50 by up to 0.25; mmdet's box coding and mmcv's CPU
     NMS also need float32. Inference and evaluation run in float32 throughout. Parameters,

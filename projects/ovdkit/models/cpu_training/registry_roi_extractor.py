@@ -11,8 +11,9 @@ from torch import nn
 @MODELS.register_module()
 class RegistryRoIExtractor(SingleRoIExtractor):
     """``SingleRoIExtractor`` (FPN level per RoI scale) whose ``roi_layer`` may be any module
-    registered in mmdet's ``MODELS``, such as :class:`~ovdkit.models.GatherRoIAlign`;
-    mmdet's own extractor only looks names up in ``mmcv.ops``, which it still does first.
+    registered in mmdet's ``MODELS``, such as
+    :class:`~ovdkit.models.cpu_training.GatherRoIAlign`; mmdet's own extractor only looks
+    names up in ``mmcv.ops``, which it still does first.
 
     Example:
         ``bbox_roi_extractor=dict(type='RegistryRoIExtractor', roi_layer=dict(

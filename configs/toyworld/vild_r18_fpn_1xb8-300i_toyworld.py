@@ -1,7 +1,7 @@
-# ViLD (text + image) on the toy world: ViLD-text's config plus the image branch, distilled
-# onto the toy CLIP's image embeddings of 1x / 1.5x crops of ViLD-text's top-24 RPN proposals
-# (tools/precompute_clip_regions.py; the toy-world pipeline runs it). Same schedule as ViLD-text.
-_base_ = './vild-text_r18_fpn_1xb8-800i_toyworld.py'
+# ViLD (text + image) on the toy world: ViLD-text's config plus the image branch, distilled onto
+# the toy CLIP's embeddings of the regions in region_store (tools/toyworld.py precomputes them
+# from the base detector's proposals). Same schedule as ViLD-text.
+_base_ = './vild-text_r18_fpn_1xb8-300i_toyworld.py'
 
 work_root = 'work_dirs/toyworld/'
 region_store = work_root + 'regions'
