@@ -48,10 +48,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools' / 'benchmark'))
-from toyworld_seeds import t_interval  # noqa: E402
-
 METHODS = ('vild-text', 'vild', 'vild-ensemble')
 DESIGNS = ('none', 'train', 'generic', 'world', 'floor')
 #: Names from outside the toy world, for the per-image vocabularies ("zebra" always).
@@ -306,6 +302,7 @@ def draw_picture(work_dir: Path, method: str, cache_dir: Path, path: Path, thr: 
 
 
 def paired_lines(per_dir: Dict[str, Dict], methods, designs, flat: Dict) -> List[str]:
+    from ovdkit.toyworld.seed_summary import t_interval
     keys = ('absent_dets', 'issue_zebra', 'true_found', 'novel_ap50', 'base_ap50', 'all_ap50',
             'novel_only_novel_ap50')
     lines = ['', 'Paired differences design - none over the work dirs, mean [95% t-interval]',
