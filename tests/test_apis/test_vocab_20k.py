@@ -22,8 +22,9 @@ def test_20000_names_on_the_toy_detector(tmp_path):
     assert inferencer.set_vocabulary(list(names)) == names
     head = inferencer.model.roi_head.bbox_head
     out = inferencer(images)
-    assert tuple(head.fc_cls.class_embeddings.shape) == (NUM, 128)
-    torch.testing.assert_close(head.fc_cls.class_embeddings.norm(dim=1), torch.ones(NUM))
+    # the 20000 names, then the two training names, which compete and are never reported
+    assert tuple(head.fc_cls.class_embeddings.shape) == (NUM + 2, 128)
+    torch.testing.assert_close(head.fc_cls.class_embeddings.norm(dim=1), torch.ones(NUM + 2))
     for pred in out['predictions']:
         assert 0 < len(pred['labels']) <= 100  # the toy config's max_per_img
         assert max(pred['labels']) < NUM

@@ -68,6 +68,7 @@ def test_graph_interface_and_sidecar(exported):
                     class_embeddings=['num_classes', 128])
     if exported['kind'] == 'vild-ensemble':
         expected['base_mask'] = ['num_classes']
+    expected['report_mask'] = ['num_classes']
     assert inputs == expected
     assert {o.name: _dims(o) for o in graph.output} == dict(
         boxes=['num_detections', 4], scores=['num_detections'], labels=['num_detections'])
@@ -117,6 +118,56 @@ def test_onnxruntime_matches_pytorch_for_two_vocabularies(exported):
                 assert min(abs(got['scores'][i] - score) for i in same) <= 1e-3
         if exported['kind'] == 'vild-ensemble':
             assert detector._base_mask.tolist() == [v in BASE for v in vocabulary]
+
+
+def _assert_same_detections(torch_preds, onnx_preds, names):
+    assert sum(len(p['scores']) for p in torch_preds) > 0
+    for ref, got in zip(torch_preds, onnx_preds):
+        assert len(ref['scores']) == len(got['scores'])
+        assert got['label_names'] == [names[i] for i in got['labels']]
+        for box, score, label in zip(np.array(ref['bboxes']), ref['scores'], ref['labels']):
+            same = [i for i, lab in enumerate(got['labels']) if lab == label and
+                    _iou(box, got['bboxes'][i]) >= 0.99]
+            assert same, f'no ONNX detection for {names[label]} at {box}'
+            assert min(abs(got['scores'][i] - score) for i in same) <= 1e-3
+
+
+def test_negative_and_reference_names_match_pytorch_without_reexport(exported):
+    """'-yellow heart' and the training name not asked for (blue circle) are extra rows of the
+    graph's class embeddings, outside its NMS: ONNX matches PyTorch, and every detection of a
+    name asked for when 'yellow heart' is asked for too is still there with the same score
+    (the slots yellow heart took go to the names asked for)."""
+    images = toy_scenes(3)
+    inferencer = OVDInferencer(exported['config'], exported['checkpoint'])
+    detector = ONNXDetector(exported['onnx'])
+    asked = ['green cross', 'red star']
+    for vocabulary in (['green cross', '-yellow heart', 'red star'], 'green cross,red star'):
+        torch_preds = inferencer(images, vocabulary=vocabulary, batch_size=1)['predictions']
+        onnx_preds = detector(images, vocabulary=vocabulary)
+        assert inferencer.classes == detector.classes == tuple(asked)
+        _assert_same_detections(torch_preds, onnx_preds, asked)
+        if exported['kind'] == 'vild-ensemble':  # rows: asked, negative, reference
+            expected_mask = [0, 1, 0, 1] if '-yellow heart' in vocabulary else [0, 1, 1]
+            assert detector._base_mask.tolist() == expected_mask
+    with_heart = inferencer(images, vocabulary=['green cross', 'yellow heart', 'red star'],
+                            batch_size=1)['predictions']
+    without = inferencer(images, vocabulary=['green cross', '-yellow heart', 'red star'],
+                         batch_size=1)['predictions']
+    assert any('yellow heart' in p['label_names'] for p in with_heart)
+    for full, pred in zip(with_heart, without):
+        assert 'yellow heart' not in pred['label_names']
+        found = {(n, tuple(np.round(b, 3)), round(s, 5)) for n, b, s in
+                 zip(pred['label_names'], pred['bboxes'], pred['scores'])}
+        for name, box, score in zip(full['label_names'], full['bboxes'], full['scores']):
+            if name != 'yellow heart':
+                assert (name, tuple(np.round(box, 3)), round(score, 5)) in found
+    # references off: ViLD's scoring on the names alone, in both runtimes
+    plain = OVDInferencer(exported['config'], exported['checkpoint'], cfg_options={
+        'model.roi_head.bbox_head.reference_vocabulary': None})
+    plain_onnx = ONNXDetector(exported['onnx'], reference_vocabulary=None)
+    _assert_same_detections(plain(images, vocabulary=asked, batch_size=1)['predictions'],
+                            plain_onnx(images, vocabulary=asked), asked)
+    assert len(plain_onnx._embeddings) == 2
 
 
 def test_refuses_embeddings_of_other_clip_weights(exported, tmp_path):

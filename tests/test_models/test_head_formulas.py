@@ -294,8 +294,10 @@ def test_vild_ensemble_renormalises_when_the_class_probabilities_sum_above_1(voc
     means are 0.8^(2/3) 0.2^(1/3) = 0.504 each, 1.008 in all, so there is no background mass
     left; the scores are then the two means renormalised, not NaN."""
     (base_path, _), (mixed_path, _) = vocab_files['base'], vocab_files['mixed']
+    # ViLD's formula on the two names alone: no reference names compete
     cfg = _head_cfg(ENSEMBLE, vocabulary=dict(classes=BASE, path=base_path),
-                    test_vocabulary=dict(classes=MIXED, path=mixed_path))
+                    test_vocabulary=dict(classes=MIXED, path=mixed_path),
+                    reference_vocabulary=None)
     head = _build(cfg)
     head.eval()
     temperature = cfg.temperature

@@ -171,7 +171,8 @@ def test_use_vocabulary_swaps_classes_and_checks_the_dimension(tmp_path):
     assert head.use_vocabulary('zebra,traffic cone') == ('zebra', 'traffic cone')
     with torch.no_grad():
         scores, _ = head(torch.randn(4, 64, 7, 7))
-    assert scores.shape == (4, 3) and head.num_classes == 2
+    # the two names, the three training names (competing, never reported), the background
+    assert scores.shape == (4, 6) and head.num_classes == 2
     head.test_vocabulary_cfg = dict(head.test_vocabulary_cfg, model='OVD-TestCLIP-RN')
     with pytest.raises(ValueError, match='ViLDBBoxHead: text embeddings of dimension 32'):
         head.use_vocabulary(['zebra'])

@@ -1,6 +1,7 @@
 """ViLD-text head: base-only training softmax, frozen buffers, vocabulary swap, checkpoints."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
@@ -81,7 +82,7 @@ def test_text_embeddings_are_frozen_buffers_outside_checkpoints(detector):
 
 
 def test_vocabulary_swap_changes_classes_not_boxes(detector):
-    model, _, all_emb = detector
+    model, base_emb, all_emb = detector
     model.eval()
     head = model.roi_head.bbox_head
     feats = torch.randn(5, 64, 7, 7)
@@ -89,10 +90,25 @@ def test_vocabulary_swap_changes_classes_not_boxes(detector):
         score5, box5 = head(feats)
         head.set_test_vocabulary(['red star', 'yellow heart'], all_emb[[0, 3]])
         score2, box2 = head(feats)
-    assert head.num_classes == 2 and score5.shape == (5, 6) and score2.shape == (5, 3)
+    # the training names left out (blue circle, green square) still compete, after the two
+    assert head.num_classes == 2 and score5.shape == (5, 6) and score2.shape == (5, 5)
+    assert head.scored_names == ('red star', 'yellow heart', '-blue circle', '-green square')
     torch.testing.assert_close(box5, box2)
     # same classes, same logits: the swap is exact
-    torch.testing.assert_close(score2[:, :2], score5[:, [0, 3]])
+    torch.testing.assert_close(score2[:, [0, 1, 4]], score5[:, [0, 3, 5]])
+    # the references' rows are the training vocabulary's embeddings: cos / T
+    with torch.no_grad():
+        trunk = feats.flatten(1)
+        for fc in head.shared_fcs:
+            trunk = torch.relu(fc(trunk))
+        region = F.normalize(trunk @ head.fc_cls.projection.weight.t() +
+                             head.fc_cls.projection.bias, dim=-1)
+    expected = region @ F.normalize(base_emb[1:3], dim=-1).t() / head.fc_cls.temperature
+    torch.testing.assert_close(score2[:, 2:4], expected, rtol=1e-4, atol=1e-4)
+    head.set_reference_vocabulary(None)  # ViLD's scoring: the two names alone
+    with torch.no_grad():
+        score2, _ = head(feats)
+    torch.testing.assert_close(score2, score5[:, [0, 3, 5]])
     data = _batch(model, [2], num_classes=2)
     with torch.no_grad():
         pred = model(**data, mode='predict')[0].pred_instances

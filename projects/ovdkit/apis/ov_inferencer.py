@@ -12,6 +12,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from torch import nn
 
+from ..datasets.negative_names import kept_names
 from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
 from ..models.open_vocabulary_head import open_vocabulary_heads
 from ..text.caption_phrases import CaptionPhrases, PhraseType
@@ -181,17 +182,18 @@ class OVDInferencer(DetInferencer):
         Args:
             vocabulary: A list of names, a builtin name (``'coco'``, ``'lvis'``,
                 ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``;
-                ``'television|tv|monitor'`` is one class with synonyms, named by its first.
+                ``'television|tv|monitor'`` is one class with synonyms, named by its first;
+                ``'-zebra'`` is a negative name: scored, its detections never reported.
 
         Returns:
-            The names in label order.
+            The names in label order (negative names left out).
 
         Raises:
             ValueError: empty vocabulary, blank or duplicate names, or text embeddings whose
                 dimension does not match a head.
         """
         entries = resolve_vocabulary_entries(vocabulary)  # checked; synonyms reach the heads
-        names = first_names(entries)
+        names = kept_names(first_names(entries))  # negative names ('-zebra') are not labels
         if entries == self._entries:
             return names
         for head_name, head in self.heads:

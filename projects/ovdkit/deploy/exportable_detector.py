@@ -187,7 +187,7 @@ class ExportableOVDetector(nn.Module):
         return prob[:, :-1] / prob.sum(dim=-1, keepdim=True)
 
     def forward(self, image: Tensor, img_hw: Tensor, class_embeddings: Tensor,
-                base_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+                base_mask: Tensor, report_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Detections of one image.
 
         Args:
@@ -196,6 +196,9 @@ class ExportableOVDetector(nn.Module):
             class_embeddings: ``(C, D)`` text embeddings of the vocabulary.
             base_mask: ``(C,)`` float, 1 for classes of the training vocabulary (used by the
                 ViLD ensemble; ignored otherwise).
+            report_mask: ``(C,)`` float, 1 for the names asked for, 0 for the rows that only
+                compete in the softmax (negative and reference names): their pairs never
+                enter the NMS.
 
         Returns:
             ``(K, 4)`` boxes in the resized image's pixels, ``(K,)`` scores and ``(K,)``
@@ -213,7 +216,8 @@ class ExportableOVDetector(nn.Module):
         cfg = self.rcnn_cfg
         max_per_img = int(cfg.max_per_img)
         selected = _MultiClassNMS.apply(
-            boxes[None], scores.t()[None], torch.tensor([max_per_img], dtype=torch.int64),
+            boxes[None], (scores * report_mask).t()[None],
+            torch.tensor([max_per_img], dtype=torch.int64),
             torch.tensor([float(cfg.nms.get('iou_threshold', 0.5))]),
             torch.tensor([float(cfg.score_thr)]))
         labels, box_index = selected[:, 1], selected[:, 2]

@@ -5,7 +5,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..datasets.negative_names import NEGATIVE_PREFIX, is_negative, split_negative_entries
 from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
+from ..models.competing_names import TRAINING_VOCABULARY, ScoredRows, entry_names, with_references
 from ..text.embedding_cache import load_text_embeddings
 from ..text.sidecar_cache import EmbeddingMismatchError
 from ..text.vocabulary_embeddings import vocabulary_embeddings
@@ -13,6 +15,8 @@ from ..utils.hashing import file_sha256, weights_id
 from .onnx_export import READABLE_FORMATS, SIDECAR_FORMAT, resolve_recorded_path, sidecar_path
 
 ImageType = Union[str, np.ndarray]
+#: ``reference_vocabulary`` default of :class:`ONNXDetector`: the setting the sidecar records.
+SIDECAR = 'sidecar'
 
 
 class ONNXDetector:
@@ -34,6 +38,10 @@ class ONNXDetector:
             detector was trained against are refused.
         cache_dir: Text-embedding cache folder (default: as recorded at export).
         num_threads: onnxruntime intra-op threads (default: onnxruntime's choice).
+        reference_vocabulary: Names that always compete in the softmax and are never
+            reported (:mod:`ovdkit.models.competing_names`): ``'train'`` (the training
+            vocabulary), a vocabulary spec, or ``None``; default: the exported head's setting
+            (``'train'`` for graphs whose sidecar does not say).
 
     Raises:
         FileNotFoundError: the graph or its sidecar is missing.
@@ -41,7 +49,8 @@ class ONNXDetector:
     """
 
     def __init__(self, onnx_path: Union[str, Path], clip_pretrained: Optional[str] = None,
-                 cache_dir: Optional[str] = None, num_threads: Optional[int] = None) -> None:
+                 cache_dir: Optional[str] = None, num_threads: Optional[int] = None,
+                 reference_vocabulary=SIDECAR) -> None:
         import onnxruntime as ort
         self.onnx_path = Path(onnx_path)
         side = sidecar_path(self.onnx_path)
@@ -70,18 +79,27 @@ class ONNXDetector:
         self.cache_dir = cache_dir or resolve_recorded_path(self.meta['cache_dir'], side,
                                                             self.meta)
         self._pipeline = None
+        self.reference_vocabulary = self.meta.get('reference_vocabulary', TRAINING_VOCABULARY) \
+            if reference_vocabulary == SIDECAR else reference_vocabulary
+        self._references = None
         self.classes: Tuple[str, ...] = ()
         self._embeddings: Optional[np.ndarray] = None
         self._base_mask: Optional[np.ndarray] = None
+        self._report_mask: Optional[np.ndarray] = None
 
     # -- vocabulary ------------------------------------------------------------------------
     def set_vocabulary(self, vocabulary, embeddings: Optional[str] = None) -> Tuple[str, ...]:
         """Installs a vocabulary (no re-export, no rebuild).
 
         Args:
-            vocabulary: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes.
+            vocabulary: Anything :func:`ovdkit.datasets.resolve_vocabulary` takes; entries
+                ``'-name'`` are negative names (scored, never reported). Negative and
+                reference names are extra rows of the graph's class embeddings, marked 0 in
+                its ``report_mask`` (a graph exported before that input existed detects them
+                too, and :meth:`__call__` drops their detections).
             embeddings: A stored embedding file (``tools/build_text_embeddings.py``) to use
-                instead of the cache; its sidecar must list these names in this order.
+                instead of the cache; its sidecar must list these names in this order (the
+                names asked for, then the negative ones without their ``-``).
 
         Returns:
             The names in label order.
@@ -91,24 +109,29 @@ class ONNXDetector:
                 weights, or another dimension, than the detector's (the message names the
                 field).
         """
-        entries = resolve_vocabulary_entries(vocabulary)
-        names = first_names(entries)
+        asked = resolve_vocabulary_entries(vocabulary)
+        positives, negatives = split_negative_entries(asked)
+        entries = positives + negatives  # the names asked for keep their labels
         expected = dict(model=self.meta['clip_model'], weights_id=self.meta['clip_weights_id'],
                         dim=self.meta['embed_dim'], classes=entries)
         if embeddings is not None:
             tensor, _ = load_text_embeddings(embeddings, expected=expected)
         else:
-            self.check_clip_weights()
-            names, tensor = vocabulary_embeddings(dict(
-                classes=entries, model=self.meta['clip_model'], pretrained=self.clip_pretrained,
-                templates=self.meta['templates'], cache_dir=self.cache_dir))
-            if tensor.shape[1] != self.meta['embed_dim']:
-                raise EmbeddingMismatchError(
-                    f'ONNX detector {self.onnx_path}: \'dim\' of the text embeddings is '
-                    f'{tensor.shape[1]}, expected {self.meta["embed_dim"]}')
+            tensor = self._embed(entries)
+        names = first_names(positives)
+        rows = ScoredRows(names + tuple(NEGATIVE_PREFIX + n for n in first_names(negatives)),
+                          tensor.float())
+        if self.reference_vocabulary is not None:
+            if self._references is None:
+                spec = self.reference_vocabulary
+                refs = tuple(self.meta.get('train_entries', self.meta['train_classes'])) \
+                    if spec == TRAINING_VOCABULARY else resolve_vocabulary_entries(spec)
+                self._references = (refs, self._embed(refs).float())
+            rows = with_references(rows, asked, *self._references)
         base = set(self.meta['train_classes'])
-        self._embeddings = tensor.float().numpy()
-        self._base_mask = np.array([name in base for name in names], np.float32)
+        self._embeddings = rows.embeddings.numpy()
+        self._base_mask = np.array([entry_names(n)[0] in base for n in rows.names], np.float32)
+        self._report_mask = np.array([not is_negative(n) for n in rows.names], np.float32)
         self.classes = tuple(names)
         return self.classes
 
@@ -137,6 +160,18 @@ class ONNXDetector:
         raise EmbeddingMismatchError(
             f'ONNX detector {self.onnx_path}: CLIP weights differ from the ones it was trained '
             f'against: expected {wanted}, found {self.clip_pretrained} (weights_id {found})')
+
+    def _embed(self, entries: Sequence[str]):
+        """``(C, D)`` embeddings of entries through the cache, with the detector's CLIP."""
+        self.check_clip_weights()
+        _, tensor = vocabulary_embeddings(dict(
+            classes=entries, model=self.meta['clip_model'], pretrained=self.clip_pretrained,
+            templates=self.meta['templates'], cache_dir=self.cache_dir))
+        if tensor.shape[1] != self.meta['embed_dim']:
+            raise EmbeddingMismatchError(
+                f'ONNX detector {self.onnx_path}: \'dim\' of the text embeddings is '
+                f'{tensor.shape[1]}, expected {self.meta["embed_dim"]}')
+        return tensor
 
     # -- images ----------------------------------------------------------------------------
     @property
@@ -179,7 +214,8 @@ class ONNXDetector:
         img_h, img_w = meta['img_shape'][:2]
         sx, sy = meta['scale_factor']
         inputs = dict(image=padded, img_hw=np.array([img_h, img_w], np.float32),
-                      class_embeddings=self._embeddings, base_mask=self._base_mask)
+                      class_embeddings=self._embeddings, base_mask=self._base_mask,
+                      report_mask=self._report_mask)
         return ({k: v for k, v in inputs.items() if k in self.input_names},
                 np.array([sx, sy, sx, sy], np.float32))
 
@@ -200,6 +236,9 @@ class ONNXDetector:
         for image in ([images] if single else images):
             inputs, scale = self.preprocess(image)
             boxes, scores, labels = self.session.run(None, inputs)
+            # graphs exported without report_mask detect every row: competing ones dropped here
+            asked = labels < len(self.classes)
+            boxes, scores, labels = boxes[asked], scores[asked], labels[asked]
             out.append(dict(bboxes=boxes / scale, scores=scores, labels=labels,
                             label_names=[self.classes[i] for i in labels]))
         return out[0] if single else out

@@ -1,7 +1,8 @@
 """Exports an OVDKit ViLD-text / ViLD / ViLD-ensemble detector to ONNX, vocabulary as an input.
 
 The graph (see :class:`ExportableOVDetector`) takes ``image (1, 3, H, W)`` (normalised,
-padded), ``img_hw (2,)``, ``class_embeddings (C, D)`` and ``base_mask (C,)`` with dynamic
+padded), ``img_hw (2,)``, ``class_embeddings (C, D)``, ``base_mask (C,)`` and ``report_mask
+(C,)`` (0 for rows that only compete: negative and reference names) with dynamic
 ``H``, ``W`` and ``C``, and returns ``boxes (K, 4)``, ``scores (K,)``, ``labels (K,)``. A JSON
 sidecar beside the ``.onnx`` records what the graph expects: the CLIP model and weights id its
 classifier was trained against, ``D``, the training vocabulary (what ``base_mask`` marks),
@@ -20,13 +21,14 @@ from typing import Dict, Optional, Union
 import torch
 from mmengine.config import Config
 
+from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.sidecar_cache import read_sidecar
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import file_sha256, weights_id
 from ..utils.strict_checkpoint import init_detector_strictly
 from .exportable_detector import ExportableOVDetector
 
-INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask')
+INPUT_NAMES = ('image', 'img_hw', 'class_embeddings', 'base_mask', 'report_mask')
 OUTPUT_NAMES = ('boxes', 'scores', 'labels')
 #: The sidecar format this code writes; format 1 (paths as given at export, relative to the
 #: working directory) is still read.
@@ -141,7 +143,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
     generator = torch.Generator().manual_seed(0)
     example = (torch.randn(1, 3, h, w, generator=generator),
                torch.tensor([h, w], dtype=torch.float32),
-               torch.randn(3, embed_dim, generator=generator), torch.tensor([1.0, 0.0, 1.0]))
+               torch.randn(3, embed_dim, generator=generator), torch.tensor([1.0, 0.0, 1.0]),
+               torch.tensor([1.0, 1.0, 0.0]))
     out = Path(out)
     with torch.no_grad():
         atomic_write(out, lambda tmp: torch.onnx.export(
@@ -149,7 +152,8 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
             output_names=list(OUTPUT_NAMES), opset_version=opset, dynamo=False,
             dynamic_axes=dict(image={2: 'height', 3: 'width'},
                               class_embeddings={0: 'num_classes'},
-                              base_mask={0: 'num_classes'}, boxes={0: 'num_detections'},
+                              base_mask={0: 'num_classes'}, report_mask={0: 'num_classes'},
+                              boxes={0: 'num_detections'},
                               scores={0: 'num_detections'}, labels={0: 'num_detections'})))
     rcnn = detector.test_cfg.rcnn
     sidecar = dict(
@@ -158,9 +162,11 @@ def export_onnx(config: Union[str, Config], checkpoint: str, out: Union[str, Pat
         config=str(getattr(config, 'filename', '') or ''),
         checkpoint_sha256=file_sha256(checkpoint),
         head=type(head).__name__, ensemble=module.ensemble, embed_dim=embed_dim,
+        reference_vocabulary=head.reference_vocabulary,
         **_portable(identity, str(head.test_vocabulary_cfg.get('cache_dir', 'data/embeddings')),
                     sidecar_path(out), absolute_paths),
         train_classes=list(head.train_classes),
+        train_entries=list(resolve_vocabulary_entries(head.vocabulary_cfg['classes'])),
         normalization=dict(mean=list(map(float, preprocessor.mean)),
                            std=list(map(float, preprocessor.std)),
                            bgr_to_rgb=bool(preprocessor.get('bgr_to_rgb', False)),

@@ -6,6 +6,8 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..datasets.negative_names import is_negative
+from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.caption_phrases import (CaptionPhrases, PhraseType, caption_token_features,
                                     caption_tokens, parse_caption_phrases)
 from ..text.sidecar_cache import shared_encoder_pool
@@ -115,7 +117,17 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         """Names and their prompts' token features, through
         :func:`ovdkit.text.vocabulary_embeddings.vocabulary_token_features` (``features``
         ``(K, L, D)``, ``attention_mask`` ``(K, L)``, ``spans`` ``(S, 3)`` and optionally
-        ``owners`` ``(S,)``, the class of each synonym's span; without it ``S = C``)."""
+        ``owners`` ``(S,)``, the class of each synonym's span; without it ``S = C``).
+
+        Raises:
+            ValueError: the vocabulary has negative names (``'-zebra'``): each name is scored
+                on its own here, so a negative one would suppress nothing.
+        """
+        negatives = [e for e in resolve_vocabulary_entries(cfg['classes']) if is_negative(e)]
+        if negatives:
+            raise ValueError(f'{type(self).__name__}: negative names {negatives[:3]} need a '
+                             f'ViLD head (a softmax over the names); a grounding head scores '
+                             f'each name on its own, so they would suppress nothing')
         return vocabulary_token_features(cfg, self.names_per_prompt)
 
     def prepare_vocabulary(self, names: Sequence[str], tokens: Mapping[str, Tensor],

@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from ..datasets.negative_names import kept_names
 from ..datasets.vocabularies import resolve_vocabulary, resolve_vocabulary_entries
 from .bbox_nms import shared_box_multiclass_nms
 
@@ -81,7 +82,7 @@ class OpenVocabularyHeadMixin:
 
     def _classes_of(self, mode: str) -> Tuple[str, ...]:
         if mode not in self._classes:
-            self._classes[mode] = resolve_vocabulary(self._cfg_of(mode)['classes'])
+            self._classes[mode] = kept_names(resolve_vocabulary(self._cfg_of(mode)['classes']))
         return self._classes[mode]
 
     @property
@@ -111,7 +112,7 @@ class OpenVocabularyHeadMixin:
         self.__dict__['_mmdet_num_classes'] = value
 
     def _set_vocabulary(self, mode: str, names: Sequence[str], prepared: Any) -> None:
-        self._classes[mode] = tuple(names)
+        self._classes[mode] = kept_names(names)  # negative names are scored, never reported
         self._encoded[mode] = prepared
         if self._installed == mode:
             self._installed = None
@@ -151,7 +152,7 @@ class OpenVocabularyHeadMixin:
         # keeps the synonyms: the config re-resolves to the same encoding
         self.test_vocabulary_cfg = dict(self.test_vocabulary_cfg,
                                         classes=resolve_vocabulary_entries(classes))
-        return names
+        return kept_names(names)
 
     def _ensure_vocabulary(self) -> None:
         """Installs the vocabulary of the current mode, encoding it on first use."""
@@ -171,6 +172,11 @@ class OpenVocabularyHeadMixin:
         self._ensure_vocabulary()
         return super().forward(x)
 
+    def reported_scores(self, scores: Tensor) -> Tensor:
+        """The ``(N, C + 1)`` probabilities the NMS picks detections from, of ``(N, R + 1)``
+        scored rows (``R = C`` unless a head scores rows it never reports)."""
+        return scores
+
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,
                                 img_meta: dict, rescale: bool = False,
                                 rcnn_test_cfg=None) -> InstanceData:
@@ -187,7 +193,8 @@ class OpenVocabularyHeadMixin:
                                                    rescale, rcnn_test_cfg)
         results = super()._predict_by_feat_single(roi, cls_score, bbox_pred, img_meta,
                                                   rescale, None)
-        dets, labels = shared_box_multiclass_nms(results.bboxes, results.scores,
+        dets, labels = shared_box_multiclass_nms(results.bboxes,
+                                                 self.reported_scores(results.scores),
                                                  rcnn_test_cfg.score_thr, rcnn_test_cfg.nms,
                                                  rcnn_test_cfg.max_per_img)
         out = InstanceData()

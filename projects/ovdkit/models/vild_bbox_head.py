@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor, nn
 
+from .competing_names import entry_names
 from .vild_text_bbox_head import ViLDTextBBoxHead
 
 
@@ -123,12 +124,12 @@ class ViLDBBoxHead(ViLDTextBBoxHead):
         return names
 
     def _base_class_mask(self) -> Tensor:
-        """``(C,)`` bool: which test classes are in the training vocabulary (memoised per
-        test vocabulary, since it is needed on every eval forward)."""
-        key = (self.test_classes, self.fc_cls.class_embeddings.device)
+        """``(R,)`` bool: which scored rows (test classes, then competing names) are in the
+        training vocabulary (memoised per test vocabulary: needed on every eval forward)."""
+        key = (self.scored_names, self.fc_cls.class_embeddings.device)
         if getattr(self, '_base_mask_key', None) != key:
             base = set(self.train_classes)
-            self._base_mask = torch.tensor([name in base for name in self.test_classes],
+            self._base_mask = torch.tensor([entry_names(n)[0] in base for n in key[0]],
                                            device=key[1])
             self._base_mask_key = key
         return self._base_mask

@@ -1,0 +1,407 @@
+#!/usr/bin/env python
+"""How often names that are not in an image are detected, per scoring design, on toy worlds.
+
+    python tools/benchmark/absent_names.py WORK_DIR [WORK_DIR ...] [--methods vild-text,...]
+        [--designs none,train,generic,floor] [--floor 0.5] [--score-thr 0.3] [--sample-seed 0]
+        [--out-dir work_dirs/absent_names] [--picture docs/absent_names.png]
+
+Each ``WORK_DIR`` is a finished ``tools/toyworld.py`` run (``world/``, ``clip/``, one folder
+per method with its config and last ``iter_*.pth``; e.g. ``tools/benchmark/toyworld_seeds.py``'s
+``seed0``, ``seed1``...). Nothing is retrained; the same detector is scored with each design:
+
+- ``none``: ViLD's softmax over the vocabulary's names and the background only;
+- ``train``: the training vocabulary competes in the softmax, its detections dropped (the
+  heads' ``reference_vocabulary='train'``);
+- ``generic``: a fixed list of generic names competes instead (:data:`GENERIC_NAMES`);
+- ``world``: every name of the world competes (an oracle: a user does not know the novel
+  names; it shows the confusions left when every name of the world is in the softmax);
+- ``floor``: ``none`` with a similarity floor: a name's probability counts only where the
+  region's cosine with its text embedding reaches ``--floor`` (the rest goes to background).
+
+Figures per work dir, method and design, on the world's validation images:
+
+- **absent names** (per-image vocabularies): each image is asked for its true names plus
+  absent ones, drawn with ``random.Random(sample_seed * 1000003 + image_id)``: 2 world names
+  of a shape in the image in another colour, 2 of a colour in the image on another shape, 1
+  other world name (all not in the image; topped up from the other world names when short),
+  ``zebra`` and one more name from outside the world (:data:`OUTSIDE_NAMES`), in a shuffled
+  order. Counted: detections of absent names scoring ``>= --score-thr`` (total, per image,
+  images with one or more; by kind: outside the world, novel, base; and how many lie on a box,
+  IoU >= 0.5, that a name of the image scores higher: a second label of a found object), and
+  the true objects found at that threshold (a detection of the object's name with IoU >= 0.5,
+  each object once) out of all objects.
+- **the issue's vocabulary** ``red star,blue hexagon,yellow hexagon,orange star,zebra`` on
+  every image: detections of ``zebra`` and of those names absent from the image, ``>= thr``.
+- **AP50** (mmdet's OV-COCO metric, the standard evaluation): novel / base / all with every
+  world name as the vocabulary, and novel AP50 with the novel names only as the vocabulary.
+
+With several work dirs: per design, the paired difference design - ``none`` over the dirs
+(mean and 95% t-interval). The last stdout line is one flat JSON object of every figure.
+Each (work dir, method, design) result is kept in ``<out-dir>/results/`` and reused by a rerun
+with the same settings and checkpoint (a work dir can be measured as soon as it is trained).
+"""
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+METHODS = ('vild-text', 'vild', 'vild-ensemble')
+DESIGNS = ('none', 'train', 'generic', 'world', 'floor')
+#: Names from outside the toy world, for the per-image vocabularies ("zebra" always).
+OUTSIDE_NAMES = ('traffic cone', 'banana', 'bicycle', 'laptop', 'umbrella', 'giraffe',
+                 'teapot', 'fire hydrant', 'toothbrush', 'pizza', 'violin')
+#: The ``generic`` design's competing names (none of them an absent name asked for).
+GENERIC_NAMES = ('object', 'thing', 'background', 'shape', 'pattern', 'texture', 'something',
+                 'clutter', 'noise', 'stuff')
+ISSUE_VOCABULARY = ('red star', 'blue hexagon', 'yellow hexagon', 'orange star', 'zebra')
+
+
+def image_vocabulary(true_names: Sequence[str], world: Sequence[str], sample_seed: int,
+                     image_id: int) -> Tuple[List[str], List[str]]:
+    """The image's vocabulary (shuffled) and its absent names, reproducibly."""
+    rng = random.Random(sample_seed * 1000003 + image_id)
+    present = set(true_names)
+    others = [n for n in world if n not in present]
+    colours = {n.split(' ', 1)[0] for n in present}
+    shapes = {n.split(' ', 1)[1] for n in present}
+    same_shape = [n for n in others if n.split(' ', 1)[1] in shapes]
+    same_colour = [n for n in others if n.split(' ', 1)[0] in colours]
+    absent: List[str] = []
+    for pool, k in ((same_shape, 2), (same_colour, 2), (others, 1)):
+        pool = [n for n in pool if n not in absent]
+        absent += rng.sample(pool, min(k, len(pool)))
+    while len(absent) < 5:
+        absent.append(rng.choice([n for n in others if n not in absent]))
+    absent += ['zebra', rng.choice(OUTSIDE_NAMES)]
+    vocabulary = list(true_names) + absent
+    rng.shuffle(vocabulary)
+    return vocabulary, absent
+
+
+def box_iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def checkpoint_of(method_dir: Path) -> Path:
+    """The last ``iter_*.pth`` of a method's folder."""
+    return max(method_dir.glob('iter_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+
+
+class ScoredDetector:
+    """One trained toy-world detector, its validation set, and the scoring designs."""
+
+    def __init__(self, work_dir: Path, method: str, cache_dir: Path, floor: float,
+                 max_images: int = 0) -> None:
+        import torch
+        from mmdet.registry import DATASETS, MODELS
+        from mmdet.utils import register_all_modules
+        from mmengine.config import Config
+        from mmengine.runner import load_checkpoint
+
+        import ovdkit  # noqa: F401
+        register_all_modules()
+        method_dir = work_dir / method
+        config = next(p for p in method_dir.glob('*.py'))
+        checkpoint = checkpoint_of(method_dir)
+        cfg = Config.fromfile(str(config))
+        self.cfg = cfg
+        torch.manual_seed(0)
+        self.model = MODELS.build(cfg.model)
+        load_checkpoint(self.model, str(checkpoint), map_location='cpu', strict=True,
+                        logger='silent')
+        self.model.eval()
+        self.head = self.model.roi_head.bbox_head
+        self.dataset = DATASETS.build(cfg.test_dataloader.dataset)
+        if max_images:
+            self.dataset = self.dataset.get_subset(max_images)
+        self.classes = tuple(self.dataset.metainfo['classes'])
+        self.novel = tuple(n for n in self.classes
+                           if n in set(self.dataset.metainfo.get('novel_classes', ())))
+        self.floor = floor
+        self._floor_on = False
+        self._wrap_forward()
+        vocab = {k: v for k, v in self.head.test_vocabulary_cfg.items() if k != 'path'}
+        self.text_cfg = dict(vocab, cache_dir=str(cache_dir))
+        from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
+        pool = list(self.classes) + list(OUTSIDE_NAMES) + ['zebra'] + list(GENERIC_NAMES)
+        names, emb = vocabulary_embeddings(dict(self.text_cfg, classes=pool))
+        self.pool = {n: emb[i] for i, n in enumerate(names)}
+
+    def _wrap_forward(self) -> None:
+        """The ``floor`` design: the head's class probabilities times 1[cos >= floor]."""
+        import torch
+        head, forward = self.head, self.head.forward
+
+        def floored(x):
+            if not self._floor_on or head.training:
+                return forward(x)
+            captured = {}
+            hook = head.fc_cls.register_forward_pre_hook(
+                lambda module, args: captured.setdefault('features', args[0]))
+            try:
+                cls_score, bbox_pred = forward(x)
+            finally:
+                hook.remove()
+            cos = head.fc_cls.embed(captured['features']) @ head.fc_cls.class_embeddings.t()
+            prob = cls_score.softmax(-1)[:, :-1] * (cos >= self.floor)
+            background = (1 - prob.sum(-1, keepdim=True)).clamp(min=1e-12)
+            return torch.cat([prob.clamp(min=1e-12), background], -1).log(), bbox_pred
+
+        head.forward = floored
+
+    def use_design(self, design: str) -> None:
+        self._floor_on = design == 'floor'
+        reference = dict(none=None, floor=None, train='train', generic=list(GENERIC_NAMES),
+                         world=list(self.classes))
+        self.head.set_reference_vocabulary(reference[design])
+        if design in ('generic', 'world'):  # through this run's cache, not the world's
+            self.head.test_vocabulary_cfg = dict(self.head.test_vocabulary_cfg,
+                                                 cache_dir=self.text_cfg['cache_dir'])
+
+    def set_names(self, names: Sequence[str]) -> None:
+        import torch
+        self.head.set_test_vocabulary(list(names), torch.stack([self.pool[n] for n in names]))
+
+    def predict(self, indices: Sequence[int]) -> List:
+        import torch
+        from mmengine.dataset import pseudo_collate
+        with torch.no_grad():
+            return self.model.test_step(pseudo_collate([self.dataset[i] for i in indices]))
+
+    def predict_all(self, batch: int = 8):
+        for start in range(0, len(self.dataset), batch):
+            yield from self.predict(range(start, min(start + batch, len(self.dataset))))
+
+    # -- figures ---------------------------------------------------------------------------
+    def ap50(self, names: Sequence[str]) -> Dict[str, float]:
+        """mmdet's OV-COCO AP50s with ``names`` as the vocabulary (labels mapped back)."""
+        from mmdet.registry import METRICS
+        metric = METRICS.build(dict(self.cfg.test_evaluator))
+        metric.dataset_meta = self.dataset.metainfo
+        self.set_names(names)
+        index = [self.classes.index(n) for n in names]
+        for sample in self.predict_all():
+            sample.pred_instances.labels = sample.pred_instances.labels.new_tensor(
+                [index[int(k)] for k in sample.pred_instances.labels])
+            metric.process({}, [sample.to_dict()])
+        results = metric.evaluate(len(self.dataset))
+        return {k: round(100 * float(results[f'coco/{k}']), 1)
+                for k in ('novel_ap50', 'base_ap50', 'all_ap50')}
+
+    def _truth(self, index: int):
+        info = self.dataset.get_data_info(index)
+        return info['img_id'], [(self.classes[i['bbox_label']], i['bbox'])
+                                for i in info['instances']]
+
+    def absent_counts(self, sample_seed: int, thr: float) -> Dict[str, float]:
+        """Per-image vocabularies: absent names' detections and true objects found."""
+        absent_dets, images_with, found, objects, outside, novel, second = 0, 0, 0, 0, 0, 0, 0
+        for index in range(len(self.dataset)):
+            image_id, truth = self._truth(index)
+            true_names = sorted({n for n, _ in truth})
+            vocabulary, absent = image_vocabulary(true_names, self.classes, sample_seed,
+                                                  image_id)
+            self.set_names(vocabulary)
+            pred = self.predict([index])[0].pred_instances
+            keep = pred.scores >= thr
+            names = [vocabulary[int(k)] for k in pred.labels[keep]]
+            boxes = pred.bboxes[keep].tolist()
+            hits = sum(n in absent for n in names)
+            scores = pred.scores[keep].tolist()
+            # an absent name on a box that a true name of the image scores higher
+            second += sum(n in absent and any(
+                m not in absent and t > s and box_iou(b, c) >= 0.5
+                for m, c, t in zip(names, boxes, scores))
+                for n, b, s in zip(names, boxes, scores))
+            outside += sum(n in absent and n not in self.classes for n in names)
+            novel += sum(n in absent and n in self.novel for n in names)
+            absent_dets += hits
+            images_with += hits > 0
+            used = set()
+            for name, gt in truth:
+                objects += 1
+                for d, (n, box) in enumerate(zip(names, boxes)):
+                    if n == name and d not in used and box_iou(box, gt) >= 0.5:
+                        used.add(d)
+                        found += 1
+                        break
+        num = len(self.dataset)
+        return dict(absent_dets=absent_dets, absent_per_image=round(absent_dets / num, 3),
+                    absent_outside=outside, absent_novel=novel,
+                    absent_base=absent_dets - outside - novel, absent_second_label=second,
+                    images_with_absent=images_with, true_found=found, true_objects=objects)
+
+    def issue_counts(self, thr: float) -> Dict[str, int]:
+        """The issue's vocabulary on every image: zebra's and absent names' detections."""
+        self.set_names(ISSUE_VOCABULARY)
+        zebra = absent = 0
+        for index, sample in enumerate(self.predict_all()):
+            present = {n for n, _ in self._truth(index)[1]}
+            pred = sample.pred_instances
+            for label in pred.labels[pred.scores >= thr].tolist():
+                name = ISSUE_VOCABULARY[label]
+                zebra += name == 'zebra'
+                absent += name not in present
+        return dict(issue_zebra=zebra, issue_absent=absent)
+
+
+def measure(detector: ScoredDetector, design: str, args) -> Dict[str, float]:
+    detector.use_design(design)
+    figures = detector.absent_counts(args.sample_seed, args.score_thr)
+    figures.update(detector.issue_counts(args.score_thr))
+    figures.update(detector.ap50(detector.classes))
+    figures['novel_only_novel_ap50'] = detector.ap50(detector.novel)['novel_ap50']
+    return figures
+
+
+def draw_picture(work_dir: Path, method: str, cache_dir: Path, path: Path, thr: float) -> str:
+    """The first validation image where ``zebra`` fires without references, before / after."""
+    import mmcv
+    import numpy as np
+    from mmdet.visualization import DetLocalVisualizer
+
+    from ovdkit.apis.ov_inferencer import draw_prediction, name_palette, save_drawing
+    detector = ScoredDetector(work_dir, method, cache_dir, floor=0.0)
+    visualizer = DetLocalVisualizer(name='absent-names-picture')
+    visualizer.dataset_meta = dict(classes=ISSUE_VOCABULARY,
+                                   palette=name_palette(ISSUE_VOCABULARY))
+    detector.set_names(ISSUE_VOCABULARY)
+    zebra = ISSUE_VOCABULARY.index('zebra')
+    for index in range(len(detector.dataset)):
+        drawings = []
+        for design in ('none', 'train'):
+            detector.use_design(design)
+            detector.set_names(ISSUE_VOCABULARY)
+            sample = detector.predict([index])[0]
+            inst = sample.pred_instances
+            if design == 'none' and not bool(((inst.labels == zebra) &
+                                             (inst.scores >= thr)).any()):
+                break
+            image = mmcv.imread(sample.img_path, channel_order='rgb')
+            drawings.append(draw_prediction(visualizer, image, sample, f'{design}', 4, thr))
+        if len(drawings) == 2:
+            import cv2
+            titled = []
+            for drawing, title in zip(drawings, ('only the names asked for compete',
+                                                 'the training names compete too (default)')):
+                band = np.full((36, drawing.shape[1], 3), 255, np.uint8)
+                cv2.putText(band, title, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2,
+                            cv2.LINE_AA)
+                titled.append(np.concatenate([band, drawing]))
+            gap = np.full((titled[0].shape[0], 16, 3), 255, np.uint8)
+            save_drawing(np.concatenate([titled[0], gap, titled[1]], axis=1), path)
+            return sample.img_path
+    raise SystemExit(f'{work_dir}/{method}: zebra never fires above {thr}; no picture')
+
+
+def paired_lines(per_dir: Dict[str, Dict], methods, designs, flat: Dict) -> List[str]:
+    from ovdkit.toyworld.seed_summary import t_interval
+    keys = ('absent_dets', 'issue_zebra', 'true_found', 'novel_ap50', 'base_ap50', 'all_ap50',
+            'novel_only_novel_ap50')
+    lines = ['', 'Paired differences design - none over the work dirs, mean [95% t-interval]',
+             '', '| method | design | ' + ' | '.join(keys) + ' |',
+             '|---|---|' + '---|' * len(keys)]
+    dirs = list(per_dir)
+    for method in methods:
+        for design in designs:
+            if design == 'none':
+                continue
+            cells = []
+            for key in keys:
+                diffs = [per_dir[d][f'{method}/{design}/{key}'] -
+                         per_dir[d][f'{method}/none/{key}'] for d in dirs]
+                mean, low, high = t_interval(diffs)
+                name = f'{method}/{design}-minus-none/{key}'
+                flat[f'{name}_mean'] = round(mean, 2)
+                flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
+                cells.append(f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
+            lines.append(f'| {method} | {design} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('work_dirs', nargs='+', type=Path)
+    parser.add_argument('--methods', default=','.join(METHODS))
+    parser.add_argument('--designs', default=','.join(DESIGNS))
+    parser.add_argument('--floor', type=float, default=0.5,
+                        help='cosine floor of the floor design')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help="tools/demo.py's default threshold")
+    parser.add_argument('--sample-seed', type=int, default=0)
+    parser.add_argument('--max-images', type=int, default=0,
+                        help='only the first N validation images (quick checks; 0: all)')
+    parser.add_argument('--out-dir', type=Path, default=Path('work_dirs/absent_names'))
+    parser.add_argument('--picture', type=Path, help='write the before / after picture here '
+                        '(first work dir, last method)')
+    args = parser.parse_args(argv)
+    methods = [m for m in args.methods.split(',') if m]
+    designs = [d for d in args.designs.split(',') if d]
+    unknown = sorted(set(designs) - set(DESIGNS)) + sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f'unknown designs / methods {unknown}')
+    if 'none' not in designs:
+        designs.insert(0, 'none')
+    for work_dir in args.work_dirs:
+        missing = [m for m in methods if not list((work_dir / m).glob('iter_*.pth'))]
+        if missing:
+            parser.error(f'{work_dir}: no trained {", ".join(missing)} (iter_*.pth)')
+    from ovdkit.utils.atomic_io import write_json_atomic
+    start = time.perf_counter()
+    flat: Dict = dict(score_thr=args.score_thr, sample_seed=args.sample_seed, floor=args.floor)
+    per_dir: Dict[str, Dict] = {}
+    lines = ['| work dir | method | design | absent dets >= thr (per image) | images with '
+             'absent | true found / objects | issue: zebra / absent | novel / base / all AP50 '
+             '| novel AP50, novel names only |', '|---|---|---|---|---|---|---|---|---|']
+    for work_dir in args.work_dirs:
+        tag = work_dir.name
+        per_dir[tag] = {}
+        cache_dir = args.out_dir / 'embeddings' / tag
+        for method in methods:
+            detector = None
+            for design in designs:
+                stored = args.out_dir / 'results' / tag / method / f'{design}.json'
+                settings = dict(sample_seed=args.sample_seed, score_thr=args.score_thr,
+                                max_images=args.max_images, checkpoint=checkpoint_of(
+                                    work_dir / method).name,
+                                **(dict(floor=args.floor) if design == 'floor' else {}))
+                previous = json.loads(stored.read_text()) if stored.is_file() else {}
+                if previous.get('settings') == settings:
+                    f = previous['figures']
+                else:
+                    if detector is None:
+                        detector = ScoredDetector(work_dir, method, cache_dir, args.floor,
+                                                  args.max_images)
+                    f = measure(detector, design, args)
+                    write_json_atomic(dict(settings=settings, figures=f), stored)
+                print(f'{tag} {method} {design}: {json.dumps(f)}', file=sys.stderr, flush=True)
+                for key, value in f.items():
+                    per_dir[tag][f'{method}/{design}/{key}'] = value
+                    flat[f'{tag}/{method}/{design}/{key}'] = value
+                lines.append(
+                    f'| {tag} | {method} | {design} | {f["absent_dets"]} '
+                    f'({f["absent_per_image"]:.3f}) | {f["images_with_absent"]} | '
+                    f'{f["true_found"]} / {f["true_objects"]} | {f["issue_zebra"]} / '
+                    f'{f["issue_absent"]} | {f["novel_ap50"]} / {f["base_ap50"]} / '
+                    f'{f["all_ap50"]} | {f["novel_only_novel_ap50"]} |')
+    if len(per_dir) >= 2:
+        lines += paired_lines(per_dir, methods, designs, flat)
+    if args.picture is not None:
+        first = args.work_dirs[0]
+        image = draw_picture(first, methods[-1], args.out_dir / 'embeddings' / first.name,
+                             args.picture, args.score_thr)
+        flat['picture'], flat['picture_image'] = str(args.picture), image
+    flat['seconds'] = round(time.perf_counter() - start, 1)
+    print('\n'.join(lines))
+    print(json.dumps(flat))
+
+
+if __name__ == '__main__':
+    main()
