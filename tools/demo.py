@@ -50,8 +50,9 @@ def parse_args(argv=None):
     p.add_argument('--onnx', help='exported graph (tools/deploy/export_onnx.py) to run with '
                                   'onnxruntime instead of --config/--checkpoint')
     vocab = p.add_mutually_exclusive_group(required=True)
-    vocab.add_argument('--vocab', help='"name,name,..." or a builtin vocabulary (coco, lvis, '
-                                       'ov-coco, ...)')
+    vocab.add_argument('--vocab', help='"name,name|synonym,-negative,..." or a builtin '
+                                       'vocabulary (coco, lvis, ov-coco, ...); a -name is '
+                                       'scored and never reported')
     vocab.add_argument('--vocab-file', help='text file, one class name per line')
     vocab.add_argument('--caption', help='free-form caption whose phrases to ground (grounding '
                                          'models)')
