@@ -170,6 +170,101 @@ def test_negative_and_reference_names_match_pytorch_without_reexport(exported):
     assert len(plain_onnx._embeddings) == 2
 
 
+def _stored_embeddings(meta, clip, names, folder):
+    """A stored embedding file of ``names`` made with the detector's CLIP file ``clip``."""
+    vocabulary_embeddings(dict(classes=names, model=meta['clip_model'], pretrained=str(clip),
+                               templates=meta['templates'], cache_dir=str(folder)))
+    path, = map(str, folder.glob('*.pt'))
+    return path
+
+
+def test_a_vocabulary_covering_the_training_names_needs_no_clip(exported, tmp_path):
+    """Given from an embedding file, a vocabulary holding every training name has no
+    reference row to embed: the model runs without its CLIP file (copied alone here), with
+    the detections of the complete model folder. A vocabulary lacking a training name needs
+    CLIP to embed that reference."""
+    meta = json.loads(sidecar_path(exported['onnx']).read_text())
+    clip = exported['onnx'].parent / 'clip.pt'
+    alone = tmp_path / 'alone'
+    alone.mkdir()
+    for name in ('model.onnx', 'model.json'):
+        shutil.copy(exported['onnx'].parent / name, alone / name)
+    detector = ONNXDetector(alone / 'model.onnx')
+    assert detector.reference_vocabulary == 'train'
+    assert detector.set_vocabulary(ALL, embeddings=_stored_embeddings(
+        meta, clip, ALL, tmp_path / 'all')) == tuple(ALL)
+    assert len(detector._embeddings) == len(ALL) and detector._report_mask.all()
+    images = toy_scenes(2)
+    _assert_same_detections(ONNXDetector(exported['onnx'])(images, vocabulary=ALL),
+                            detector(images), ALL)
+    two = _stored_embeddings(meta, clip, ['green cross', 'red star'], tmp_path / 'two')
+    with pytest.raises(EmbeddingMismatchError, match=r'clip\.pt .*does not exist'):
+        detector.set_vocabulary(['green cross', 'red star'], embeddings=two)
+
+
+def graph_without_report_mask(onnx_path, out):
+    """A copy of an exported graph as exported before the ``report_mask`` input existed: every
+    row reported (the mask is ones of the vocabulary's length, made inside the graph), with a
+    format-1 sidecar (paths absolute, no ``reference_vocabulary`` nor ``train_entries``)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ovdkit.deploy.onnx_export import resolve_recorded_path
+    from ovdkit.utils.hashing import file_sha256
+    model = onnx.load(str(onnx_path))
+    graph = model.graph
+    mask, = [i for i in graph.input if i.name == 'report_mask']
+    graph.input.remove(mask)
+    graph.initializer.extend([numpy_helper.from_array(np.array([v], np.int64), name)
+                              for v, name in ((0, 'old_start'), (1, 'old_end'))])
+    nodes = [helper.make_node('Shape', ['class_embeddings'], ['old_shape']),
+             helper.make_node('Slice', ['old_shape', 'old_start', 'old_end'], ['old_rows']),
+             helper.make_node('ConstantOfShape', ['old_rows'], ['report_mask'], value=helper
+                              .make_tensor('one', TensorProto.FLOAT, [1], [1.0]))]
+    for i, node in enumerate(nodes):
+        graph.node.insert(i, node)
+    onnx.save(model, str(out))
+    side = sidecar_path(onnx_path)
+    meta = json.loads(side.read_text())
+    for key in ('clip_pretrained', 'cache_dir'):
+        meta[key] = resolve_recorded_path(meta[key], side, meta)
+    for key in ('paths', 'reference_vocabulary', 'train_entries'):
+        del meta[key]
+    meta.update(format=1, onnx_sha256=file_sha256(out),
+                inputs=[n for n in meta['inputs'] if n != 'report_mask'])
+    sidecar_path(out).write_text(json.dumps(meta))
+    return out
+
+
+def test_a_graph_without_report_mask_has_no_reference_names_by_default(exported, tmp_path):
+    """Such a graph detects every row it is given: reference rows would take detections
+    (NMS, max_per_img) from the names asked for. Its default is ViLD's scoring on the names
+    alone, as the current graph's with references off; 'train' asked for explicitly scores
+    the reference and drops its detections after the graph."""
+    old = graph_without_report_mask(exported['onnx'], tmp_path / 'old.onnx')
+    images = toy_scenes(3)
+    asked = ['green cross', 'red star']  # the training name blue circle is not asked for
+    detector = ONNXDetector(old)
+    assert 'report_mask' not in detector.input_names
+    assert detector.reference_vocabulary is None
+    plain = ONNXDetector(exported['onnx'], reference_vocabulary=None)
+    got = detector(images, vocabulary=asked)
+    assert len(detector._embeddings) == 2
+    for ref, pred in zip(plain(images, vocabulary=asked), got):
+        assert pred['label_names'] == ref['label_names']
+        np.testing.assert_allclose(pred['scores'], ref['scores'], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(pred['bboxes'], ref['bboxes'], rtol=0, atol=1e-4)
+    explicit = ONNXDetector(old, reference_vocabulary='train')
+    kept = explicit(images, vocabulary=asked)
+    assert len(explicit._embeddings) == 3 and explicit.classes == tuple(asked)
+    full = ONNXDetector(exported['onnx'])(images, vocabulary=asked)
+    assert sum(len(p['scores']) for p in kept) > 0
+    for pred, ref in zip(kept, full):  # a subset of the current graph's detections
+        for box, score, label in zip(pred['bboxes'], pred['scores'], pred['labels']):
+            assert any(lab == label and _iou(box, ref['bboxes'][i]) >= 0.99 and
+                       abs(ref['scores'][i] - score) <= 1e-5
+                       for i, lab in enumerate(ref['labels']))
+
+
 def test_refuses_embeddings_of_other_clip_weights(exported, tmp_path):
     import open_clip
     torch.manual_seed(1)

@@ -141,3 +141,39 @@ def test_embedding_file_for_other_names_is_refused(tmp_path):
     model.train()
     with pytest.raises(ValueError, match="'classes' differs: index 0: file has 'red star'"):
         model.roi_head.bbox_head(torch.randn(1, 64, 7, 7))
+
+
+def test_a_test_vocabulary_covering_the_training_names_never_encodes_them(tmp_path):
+    """The training names compete only when the test vocabulary lacks some of them: a test
+    vocabulary holding all of them installs without reading the training vocabulary's
+    embedding file (missing here), and scores exactly as ViLD's softmax over its own names.
+    A vocabulary that lacks a training name needs the file."""
+    register_all_modules()
+    all_path, all_emb = _embedding_file(tmp_path, ALL, 1)
+    missing = tmp_path / 'missing.pt'
+    cfg = Config.fromfile(CONFIG)
+    head_cfg = cfg.model.roi_head.bbox_head
+    head_cfg.vocabulary = dict(classes=BASE, path=str(missing))
+    head_cfg.test_vocabulary = dict(classes=ALL, path=all_path)
+    torch.manual_seed(0)
+    model = MODELS.build(ConfigDict(cfg.model))
+    model.init_weights()
+    model.eval()
+    head = model.roi_head.bbox_head
+    feats = torch.randn(4, 64, 7, 7)
+    with torch.no_grad():
+        scores, _ = head(feats)
+        assert head.scored_names == tuple(ALL) and scores.shape == (4, len(ALL) + 1)
+        head.set_test_vocabulary(['yellow heart', 'red star', 'blue circle', 'green square'],
+                                 all_emb[[3, 0, 1, 2]])
+        reordered, _ = head(feats)
+        assert head.scored_names == ('yellow heart', 'red star', 'blue circle', 'green square')
+        head.set_reference_vocabulary(None)
+        head.set_test_vocabulary(ALL, all_emb)
+        plain, _ = head(feats)
+    torch.testing.assert_close(scores, plain, rtol=0, atol=0)
+    torch.testing.assert_close(reordered, plain[:, [3, 0, 1, 2, 5]], rtol=0, atol=0)
+    head.set_reference_vocabulary('train')
+    head.set_test_vocabulary(['red star', 'yellow heart'], all_emb[[0, 3]])
+    with pytest.raises(FileNotFoundError, match='missing.pt'), torch.no_grad():
+        head(feats)

@@ -1,7 +1,7 @@
 """Runs an exported OVDKit detector with onnxruntime on any vocabulary of the same CLIP."""
 import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -17,6 +17,24 @@ from .onnx_export import READABLE_FORMATS, SIDECAR_FORMAT, resolve_recorded_path
 ImageType = Union[str, np.ndarray]
 #: ``reference_vocabulary`` default of :class:`ONNXDetector`: the setting the sidecar records.
 SIDECAR = 'sidecar'
+
+
+def default_reference_vocabulary(meta: Mapping, input_names: Collection[str]
+                                 ) -> Optional[str]:
+    """The ``reference_vocabulary`` of an :class:`ONNXDetector` not given one.
+
+    The setting the sidecar records; if it records none, ``'train'`` for a graph with the
+    ``report_mask`` input, and ``None`` (ViLD's scoring) for a graph without it: such a graph
+    detects every row it is given, so reference rows would take NMS and ``max_per_img``
+    detections from the names asked for before :meth:`ONNXDetector.__call__` drops theirs.
+
+    Args:
+        meta: The sidecar.
+        input_names: The graph's input names.
+    """
+    if 'reference_vocabulary' in meta:
+        return meta['reference_vocabulary']
+    return TRAINING_VOCABULARY if 'report_mask' in input_names else None
 
 
 class ONNXDetector:
@@ -41,7 +59,10 @@ class ONNXDetector:
         reference_vocabulary: Names that always compete in the softmax and are never
             reported (:mod:`ovdkit.models.competing_names`): ``'train'`` (the training
             vocabulary), a vocabulary spec, or ``None``; default: the exported head's setting
-            (``'train'`` for graphs whose sidecar does not say).
+            (:func:`default_reference_vocabulary`: for a sidecar that does not say, ``'train'``
+            if the graph has the ``report_mask`` input, else ``None``). ``'train'`` on a graph
+            without ``report_mask`` scores the references, whose detections take part in the
+            graph's NMS and ``max_per_img`` and are dropped afterwards.
 
     Raises:
         FileNotFoundError: the graph or its sidecar is missing.
@@ -79,9 +100,10 @@ class ONNXDetector:
         self.cache_dir = cache_dir or resolve_recorded_path(self.meta['cache_dir'], side,
                                                             self.meta)
         self._pipeline = None
-        self.reference_vocabulary = self.meta.get('reference_vocabulary', TRAINING_VOCABULARY) \
+        self.reference_vocabulary = default_reference_vocabulary(self.meta, self.input_names) \
             if reference_vocabulary == SIDECAR else reference_vocabulary
-        self._references = None
+        self._reference_entries: Optional[Tuple[str, ...]] = None
+        self._reference_embeddings = None
         self.classes: Tuple[str, ...] = ()
         self._embeddings: Optional[np.ndarray] = None
         self._base_mask: Optional[np.ndarray] = None
@@ -96,7 +118,9 @@ class ONNXDetector:
                 ``'-name'`` are negative names (scored, never reported). Negative and
                 reference names are extra rows of the graph's class embeddings, marked 0 in
                 its ``report_mask`` (a graph exported before that input existed detects them
-                too, and :meth:`__call__` drops their detections).
+                too, and :meth:`__call__` drops their detections; by default it has no
+                reference names). The references are embedded only when one of them is not
+                among the names asked for.
             embeddings: A stored embedding file (``tools/build_text_embeddings.py``) to use
                 instead of the cache; its sidecar must list these names in this order (the
                 names asked for, then the negative ones without their ``-``).
@@ -122,18 +146,30 @@ class ONNXDetector:
         rows = ScoredRows(names + tuple(NEGATIVE_PREFIX + n for n in first_names(negatives)),
                           tensor.float())
         if self.reference_vocabulary is not None:
-            if self._references is None:
-                spec = self.reference_vocabulary
-                refs = tuple(self.meta.get('train_entries', self.meta['train_classes'])) \
-                    if spec == TRAINING_VOCABULARY else resolve_vocabulary_entries(spec)
-                self._references = (refs, self._embed(refs).float())
-            rows = with_references(rows, asked, *self._references)
+            # the references are embedded only when one of them competes
+            rows = with_references(rows, asked, self._references(), self._reference_tensor)
         base = set(self.meta['train_classes'])
         self._embeddings = rows.embeddings.numpy()
         self._base_mask = np.array([entry_names(n)[0] in base for n in rows.names], np.float32)
         self._report_mask = np.array([not is_negative(n) for n in rows.names], np.float32)
         self.classes = tuple(names)
         return self.classes
+
+    def _references(self) -> Tuple[str, ...]:
+        """The reference vocabulary's entries (from the sidecar or the spec: nothing is
+        embedded)."""
+        if self._reference_entries is None:
+            spec = self.reference_vocabulary
+            self._reference_entries = tuple(
+                self.meta.get('train_entries', self.meta['train_classes'])) \
+                if spec == TRAINING_VOCABULARY else resolve_vocabulary_entries(spec)
+        return self._reference_entries
+
+    def _reference_tensor(self):
+        """The reference vocabulary's ``(K, D)`` embeddings (embedded once, on first need)."""
+        if self._reference_embeddings is None:
+            self._reference_embeddings = self._embed(self._references()).float()
+        return self._reference_embeddings
 
     def check_clip_weights(self) -> None:
         """Checks that :attr:`clip_pretrained` holds the weights the detector was trained

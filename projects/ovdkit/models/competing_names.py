@@ -20,7 +20,7 @@ the ONNX graph takes as an input: a new vocabulary needs no re-export. A test vo
 already holds every training name (the standard open-vocabulary evaluation) gets no
 reference rows: its scores are unchanged.
 """
-from typing import Callable, Mapping, NamedTuple, Sequence, Tuple
+from typing import Callable, Mapping, NamedTuple, Sequence, Tuple, Union
 
 import torch
 from mmengine.structures import InstanceData
@@ -95,8 +95,8 @@ def reference_rows(user_entries: Sequence[str], reference_entries: Sequence[str]
 
 
 def with_references(rows: ScoredRows, user_entries: Sequence[str],
-                    reference_entries: Sequence[str], reference_embeddings: Tensor
-                    ) -> ScoredRows:
+                    reference_entries: Sequence[str],
+                    reference_embeddings: Union[Tensor, Callable[[], Tensor]]) -> ScoredRows:
     """``rows`` followed by the references that compete with them (see :func:`reference_rows`).
 
     Args:
@@ -104,11 +104,15 @@ def with_references(rows: ScoredRows, user_entries: Sequence[str],
         user_entries: Its entries (with synonyms, so that a synonym also leaves a reference
             out); the row names are used as well.
         reference_entries: ``K`` reference entries.
-        reference_embeddings: ``(K, D)`` their embeddings.
+        reference_embeddings: ``(K, D)`` their embeddings, or a function returning them,
+            called only when some reference competes: a vocabulary that covers every
+            reference gets its rows without encoding the references (no CLIP, no file read).
     """
     keep = reference_rows(tuple(user_entries) + rows.names, reference_entries)
     if not keep:
         return rows
+    if callable(reference_embeddings):
+        reference_embeddings = reference_embeddings()
     names = rows.names + tuple(NEGATIVE_PREFIX + split_synonyms(reference_entries[i])[0]
                                for i in keep)
     extra = reference_embeddings[list(keep)].to(rows.embeddings)

@@ -1,5 +1,5 @@
 """ViLD-text: mmdet's Shared2FCBBoxHead classified by frozen CLIP text embeddings."""
-from typing import Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
@@ -60,21 +60,36 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
     def set_reference_vocabulary(self, spec: Optional[Union[str, Sequence[str]]]) -> None:
         """Sets the names that always compete at test time (``'train'``, a spec or None)."""
         self.reference_vocabulary = spec
+        self._reference_names: Optional[Tuple[str, ...]] = None
         self._references: Optional[Tuple[Tuple[str, ...], Tensor]] = None
         self.scored_names: Tuple[str, ...] = ()
         self._installed = None
 
-    def _reference_entries(self) -> Tuple[Tuple[str, ...], Tensor]:
-        """The reference vocabulary's entries and ``(K, D)`` embeddings (encoded once)."""
+    def _reference_cfg(self) -> Dict:
+        """The reference vocabulary's config: the training vocabulary's, or the spec with the
+        test vocabulary's CLIP settings (without its ``path``)."""
+        if self.reference_vocabulary == TRAINING_VOCABULARY:
+            return dict(self.vocabulary_cfg)
+        cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
+        cfg['classes'] = self.reference_vocabulary
+        return cfg
+
+    def _reference_entries(self) -> Tuple[str, ...]:
+        """The reference vocabulary's entries, resolved from the names alone (nothing is
+        encoded)."""
+        if self._references is not None:
+            return self._references[0]
+        if self._reference_names is None:
+            self._reference_names = resolve_vocabulary_entries(self._reference_cfg()['classes'])
+        return self._reference_names
+
+    def _reference_embeddings(self) -> Tensor:
+        """The reference vocabulary's ``(K, D)`` embeddings (encoded once, on first need)."""
         if self._references is None:
-            if self.reference_vocabulary == TRAINING_VOCABULARY:
-                cfg = self.vocabulary_cfg
-            else:
-                cfg = {k: v for k, v in self.test_vocabulary_cfg.items() if k != 'path'}
-                cfg['classes'] = self.reference_vocabulary
+            cfg = self._reference_cfg()
             _, embeddings = vocabulary_embeddings(cfg)
             self._references = (resolve_vocabulary_entries(cfg['classes']), embeddings)
-        return self._references
+        return self._references[1]
 
     def encode_vocabulary(self, cfg: Mapping) -> Tuple[Tuple[str, ...], Tensor]:
         """Row names and ``(C + N, D)`` text embeddings, through
@@ -106,9 +121,10 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                              f'({[n for n in rows.names if is_negative(n)][:3]}); its names are '
                              f'the dataset\'s labels, give negative names at test time only')
         if not self.training and self.reference_vocabulary is not None:
-            entries, embeddings = self._reference_entries()
+            # the references are encoded only when one of them competes
             rows = with_references(rows, resolve_vocabulary_entries(
-                self.test_vocabulary_cfg['classes']), entries, embeddings)
+                self.test_vocabulary_cfg['classes']), self._reference_entries(),
+                self._reference_embeddings)
         self.scored_names = rows.names
         self.fc_cls.set_class_embeddings(rows.embeddings)
 
