@@ -52,7 +52,8 @@ def parse_args(argv=None):
     vocab = p.add_mutually_exclusive_group(required=True)
     vocab.add_argument('--vocab', help='"name,name|synonym,-negative,..." or a builtin '
                                        'vocabulary (coco, lvis, ov-coco, ...); a -name is '
-                                       'scored and never reported')
+                                       'scored and never reported (a vocabulary that starts '
+                                       'with one: --vocab=-zebra,cat)')
     vocab.add_argument('--vocab-file', help='text file, one class name per line')
     vocab.add_argument('--caption', help='free-form caption whose phrases to ground (grounding '
                                          'models)')

@@ -371,6 +371,26 @@ def test_test_tool_names_a_missing_test_vocabulary_file(toy_test):
     assert err == (f'error: {HEAD}.classes: vocabulary file {missing} does not exist')
 
 
+def test_test_tool_checks_negative_names_before_any_work(toy_test, tmp_path):
+    """A test vocabulary of negative names only, or a name both asked for and negative, stops
+    tools/test.py with one line naming the config key, before the model is built."""
+    args, work = toy_test
+    code, err = run_error([*args, f'{HEAD}.classes=-zebra,-okapi'])
+    assert code == 2
+    assert err.startswith(f'error: {HEAD}.classes: vocabulary: ')
+    assert 'negative' in err
+    code, err = run_error([*args, f'{HEAD}.classes=zebra,-zebra'])
+    assert code == 2
+    assert err.startswith(f"error: {HEAD}.classes: vocabulary: ['zebra'] are both asked for "
+                          "and negative")
+    names = tmp_path / 'train_classes.txt'
+    names.write_text('red star\n-blue circle\n')
+    code, err = run_error([*args, f'model.roi_head.bbox_head.vocabulary.classes={names}'])
+    assert code == 2
+    assert err.startswith('error: model.roi_head.bbox_head.vocabulary.classes: negative names '
+                          "['-blue circle'] in a training vocabulary")
+
+
 def test_test_tool_refuses_embeddings_of_another_dimension(toy_test):
     args, work = toy_test
     code, err = run_error([*args, f'{HEAD}.path={work / "emb512.pt"}',

@@ -15,6 +15,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
+from ..datasets.negative_names import is_negative, split_negative_entries
 from ..datasets.vocabularies import resolve_vocabulary_entries
 from ..text.clip_text_encoder import CLIPWeightsError, check_clip_weights_available
 from ..text.sidecar_cache import EmbeddingMismatchError, read_sidecar
@@ -126,13 +127,21 @@ def head_vocabularies(head: Mapping) -> List[Tuple[str, Dict]]:
     return [('vocabulary', train), ('test_vocabulary', dict(inherited, **test))]
 
 
-def check_vocabulary_config(vocab: Mapping, key: str, embed_dim: Optional[int]) -> None:
-    """Class names readable, CLIP weights available, stored embeddings of the head's size."""
+def check_vocabulary_config(vocab: Mapping, key: str, embed_dim: Optional[int],
+                            training: bool = False) -> None:
+    """Class names readable (negative names only at test time, never all of them), CLIP
+    weights available, stored embeddings of the head's size."""
     import open_clip
 
     try:
         if 'classes' in vocab:
-            resolve_vocabulary_entries(vocab['classes'])
+            entries = resolve_vocabulary_entries(vocab['classes'])
+            negatives = [e for e in entries if is_negative(e)]
+            if training and negatives:
+                raise ValueError(f'negative names {negatives[:3]} in a training vocabulary: its '
+                                 f'names are the dataset\'s labels; give negative names in the '
+                                 f'test vocabulary')
+            split_negative_entries(entries, 'vocabulary')
     except (OSError, ValueError) as exc:
         raise OVDConfigError(f'{key}.classes: {exc}') from exc
     try:
@@ -215,7 +224,13 @@ def check_tool_inputs(tool: str, argv: Sequence[str]) -> None:
             check_evaluator(cfg[name], name)
     for key, head in _heads(cfg.get('model') or {}):
         embed_dim = head.get('embed_dim')
+        # at test time the training vocabulary is read by ViLD-ensemble and, as the names
+        # that compete with the test vocabulary's, by the ViLD heads' reference_vocabulary
+        reads_training = head.get('ensemble') or (
+            head.get('type') in ('ViLDTextBBoxHead', 'ViLDBBoxHead')
+            and head.get('reference_vocabulary', 'train') == 'train')
         for which, vocab in head_vocabularies(head):
-            if tool == 'test.py' and which == 'vocabulary' and not head.get('ensemble'):
-                continue  # at test time only ViLD-ensemble reads its training vocabulary
-            check_vocabulary_config(vocab, f'{key}.{which}', embed_dim)
+            if tool == 'test.py' and which == 'vocabulary' and not reads_training:
+                continue
+            check_vocabulary_config(vocab, f'{key}.{which}', embed_dim,
+                                    training=which == 'vocabulary')

@@ -12,6 +12,7 @@ from typing import Dict, List, Sequence, Set, Tuple, Union
 import cv2
 import numpy as np
 
+from ...datasets.negative_names import split_negative_entries
 from ...datasets.vocabularies import (BUILTIN_VOCABULARIES, SYNONYM_SEPARATOR, check_class_names,
                                       resolve_vocabulary_entries)
 from ...text.vocabulary_embeddings import cache_dir_of
@@ -284,13 +285,18 @@ class DemoSession:
         """Of new cache files, the entries (``.pt`` and sidecar) made for these class entries
         (a pooled entry lists the entries, a token entry their synonyms): a file another
         process wrote meanwhile is not this vocabulary's to delete."""
-        synonyms = [n for e in entries for n in e.split(SYNONYM_SEPARATOR)]
+        # negative entries are embedded after the names asked for, without their prefix
+        positives, negatives = split_negative_entries(entries)
+        rows = positives + negatives
+        listings = [list(entries), list(rows),
+                    [n for e in entries for n in e.split(SYNONYM_SEPARATOR)],
+                    [n for e in rows for n in e.split(SYNONYM_SEPARATOR)]]
         found = set()
         for sidecar in (f for f in files if f.suffix == '.json'):
             try:
                 classes = json.loads(sidecar.read_text()).get('classes')
             except (OSError, ValueError):
                 continue
-            if classes in (list(entries), synonyms):
+            if classes in listings:
                 found |= {sidecar, sidecar.with_suffix('.pt')}
         return found
