@@ -89,9 +89,9 @@ def reference_rows(user_entries: Sequence[str], reference_entries: Sequence[str]
     Returns:
         The indices of the references kept, in order.
     """
-    taken = {n for entry in user_entries for n in entry_names(entry)}
+    asked = {n for entry in user_entries for n in entry_names(entry)}
     return tuple(i for i, entry in enumerate(reference_entries)
-                 if not taken.intersection(entry_names(entry)))
+                 if not asked.intersection(entry_names(entry)))
 
 
 def with_references(rows: ScoredRows, user_entries: Sequence[str],
