@@ -17,7 +17,7 @@ from mmengine.config import Config, DictAction
 
 from ..datasets.negative_names import is_negative, split_negative_entries
 from ..datasets.vocabularies import resolve_vocabulary_entries
-from ..text.clip_text_encoder import CLIPWeightsError, check_clip_weights_available
+from ..text.clip_weights import CLIPWeightsError, check_clip_weights_available
 from ..text.sidecar_cache import EmbeddingMismatchError, read_sidecar
 from ..text.vocabulary_embeddings import check_stored_clip_weights
 from ..utils.config_variables import OVDConfigError, check_cfg_options, resolve_config_variables

@@ -1,9 +1,8 @@
 """Frozen CLIP text encoder, prompt templates and the sidecar cache of what it makes (pooled
 class embeddings, grounding token features), behind one vocabulary front door."""
 from ..utils.hashing import weights_id
-from .clip_text_encoder import (CLIPTextEncoder, CLIPWeightsError, TextEncoderPool,
-                                check_clip_weights_available, create_clip_model,
-                                register_model_configs)
+from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool, create_clip_model
+from .clip_weights import CLIPWeightsError, check_clip_weights_available, register_model_configs
 from .embedding_cache import (TextEmbeddingCache, load_text_embeddings, make_meta,
                               save_text_embeddings)
 from .sidecar_cache import CacheKind, EmbeddingMismatchError, SidecarCache, shared_encoder_pool

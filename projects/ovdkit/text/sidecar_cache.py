@@ -26,7 +26,8 @@ from ..datasets.vocabularies import check_class_names
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.hashing import weights_id
 from ..version import __version__
-from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool, register_model_configs
+from .clip_text_encoder import CLIPTextEncoder, TextEncoderPool
+from .clip_weights import register_model_configs
 
 #: The sidecar format this code writes and reads.
 FORMAT_VERSION = 1

@@ -15,7 +15,7 @@ from ..datasets.vocabularies import (first_names, resolve_vocabulary_entries,
                                      resolve_vocabulary_synonyms)
 from ..utils.config_variables import OVDConfigError
 from ..utils.hashing import weights_id
-from .clip_text_encoder import looks_like_file
+from .clip_weights import looks_like_file
 from .embedding_cache import TextEmbeddingCache, load_text_embeddings
 from .sidecar_cache import EmbeddingMismatchError, SidecarCache, read_sidecar
 from .token_feature_cache import TokenFeatureCache, load_token_features
