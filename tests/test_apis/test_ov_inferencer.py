@@ -6,10 +6,11 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 
-from ovdkit.apis import CheckpointMismatchError, OVDInferencer, open_vocabulary_heads
+from ovdkit.apis import OVDInferencer, open_vocabulary_heads
 from ovdkit.testing import REPO
 from ovdkit.testing.detectors import HEAD, VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 from ovdkit.text import CLIPTextEncoder
+from ovdkit.utils.strict_checkpoint import CheckpointMismatchError
 
 
 @pytest.fixture(scope='module')

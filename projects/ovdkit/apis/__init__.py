@@ -3,9 +3,8 @@
 :class:`FolderDemo` (either one over images and folders, writing drawings and detections)."""
 from .folder_demo import FolderDemo, check_image, check_out_dir, list_images
 from .onnx_inferencer import ONNXInferencer
-from .ov_inferencer import (CheckpointMismatchError, OVDInferencer, name_palette,
-                            open_vocabulary_heads)
+from .ov_inferencer import OVDInferencer, name_palette, open_vocabulary_heads
 
-__all__ = ['CheckpointMismatchError', 'FolderDemo', 'ONNXInferencer', 'OVDInferencer',
+__all__ = ['FolderDemo', 'ONNXInferencer', 'OVDInferencer',
            'check_image', 'check_out_dir', 'list_images', 'name_palette',
            'open_vocabulary_heads']

@@ -18,12 +18,9 @@ from ..models.open_vocabulary_head import open_vocabulary_heads
 from ..text.caption_phrases import CaptionPhrases, PhraseType
 from ..utils.atomic_io import atomic_write, write_json_atomic
 from ..utils.config_variables import merge_cfg_options
+from ..utils.strict_checkpoint import check_state_dict_fits, checkpoint_state_dict
 
 VocabularyType = Union[str, Sequence[str]]
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint whose weights do not fit the model its config builds."""
 
 
 def name_palette(names: Sequence[str]) -> List[Tuple[int, int, int]]:
@@ -148,25 +145,8 @@ class OVDInferencer(DetInferencer):
         mmdet's loader only warns about missing or unexpected keys, which would leave a head
         at random initialisation without a word: here any difference is an error.
         """
-        state = checkpoint.get('state_dict', checkpoint)
-        state = {k[len('module.'):] if k.startswith('module.') else k: v
-                 for k, v in state.items()}
-        expected = model.state_dict()
-        missing = [k for k in expected if k not in state]
-        unexpected = [k for k in state if k not in expected]
-        shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}'
-                  for k, v in expected.items()
-                  if k in state and tuple(state[k].shape) != tuple(v.shape)]
-        if missing or unexpected or shapes:
-            problems = [f'{len(items)} {what} ({", ".join(items[:3])}'
-                        f'{", ..." if len(items) > 3 else ""})'
-                        for what, items in (('missing keys', missing),
-                                            ('unexpected keys', unexpected),
-                                            ('shape mismatches (checkpoint vs model)', shapes))
-                        if items]
-            raise CheckpointMismatchError(
-                f'checkpoint {self.checkpoint_path} does not match config {self.config_path}: '
-                + '; '.join(problems))
+        state = checkpoint_state_dict(checkpoint)
+        check_state_dict_fits(state, model, self.checkpoint_path, self.config_path)
         model.load_state_dict(state, strict=True)
         model.dataset_meta = dict(classes=(), palette=[])
 
