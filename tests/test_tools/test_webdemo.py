@@ -348,6 +348,16 @@ def test_requests_time_out_and_failures_keep_the_server_up(model, monkeypatch):
         assert answer['error'] == 'server error: RuntimeError: out of memory in the forward pass'
         assert detect(server, images / 'scene0.png')[0] == 200
 
+        def missing_file(*args, **kwargs):
+            raise FileNotFoundError(f"no such file: '{images}/weights/model.pth' (cache "
+                                    f"dir={images}/cache/)")
+        with monkeypatch.context() as patch:  # the server's folders stay on the server
+            patch.setattr(type(model['inferencer']), '__call__', missing_file)
+            status, answer = detect(server, images / 'scene0.png')
+        assert status == 500 and str(images) not in answer['error']
+        assert answer['error'] == ("server error: FileNotFoundError: no such file: "
+                                   "'.../model.pth' (cache dir=.../cache)")
+
 
 def test_closing_the_worker_cancels_waiting_jobs_and_ends_the_running_one():
     worker = SerialWorker(4)

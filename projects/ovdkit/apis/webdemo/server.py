@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import mimetypes
+import re
 import sys
 import time
 import traceback
@@ -30,6 +31,16 @@ from .session import DemoInputError, DemoSession
 PAGE = Path(__file__).with_name('page.html')
 #: Room in a request body beyond the base64 image: vocabulary, threshold, names.
 BODY_MARGIN = 2 ** 20
+#: An absolute file path in a message (after its start, a blank, a quote, a bracket, ``=`` or
+#: ``:``): the server's folders are not the visitor's business.
+_ABSOLUTE_PATH = re.compile(r'(?:(?<=^)|(?<=[\s\'"(\[=:]))(?:/[^\s\'"/)\],;]+)+/?')
+
+
+def hide_server_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its last part (``.../name``): error answers
+    name the file at fault without showing where the server keeps it."""
+    return _ABSOLUTE_PATH.sub(lambda m: '.../' + m.group(0).rstrip('/').rsplit('/', 1)[-1],
+                              message)
 
 
 class WebDemoServer(ThreadingHTTPServer):
@@ -102,6 +113,8 @@ class WebDemoHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def send_json(self, status: int, obj) -> None:
+        if status != 200 and isinstance(obj.get('error'), str):
+            obj = dict(obj, error=hide_server_paths(obj['error']))
         self.send_bytes(status, json.dumps(obj).encode(), 'application/json')
 
     def send_error_json(self, status: int, message: str) -> None:
