@@ -20,6 +20,7 @@ scratch, no base detector); any flag given explicitly overrides the preset.
 import argparse
 import json
 from pathlib import Path
+from typing import Dict, Tuple
 
 from ovdkit.toyworld import (DEFAULT_COLORS, METHODS, SHAPE_NAMES, ToyWorldPipeline, ToyWorldSpec,
                              parse_name_list)
@@ -105,7 +106,9 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None) -> None:
+def run(argv=None) -> Tuple[Path, Dict]:
+    """Runs the demo with these command-line arguments; returns its report's path and its
+    flat figures (the last line :func:`main` prints)."""
     args = parse_args(argv)
     novel_shapes, novel = parse_name_list(args.novel_shapes), parse_name_list(args.novel)
     spec = ToyWorldSpec(
@@ -123,7 +126,12 @@ def main(argv=None) -> None:
                                 threads=args.threads,
                                 progress=not args.no_progress)
     summary = pipeline.run()
-    print(f'\nreport: {pipeline.work_dir / "report.md"}')
+    return pipeline.work_dir / 'report.md', summary
+
+
+def main(argv=None) -> None:
+    report, summary = run(argv)
+    print(f'\nreport: {report}')
     print(json.dumps(summary))
 
 

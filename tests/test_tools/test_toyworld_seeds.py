@@ -1,11 +1,13 @@
-"""tools/benchmark/toyworld_seeds.py: the statistics of its table (on hand-made demo results)
-and its argument errors."""
+"""tools/benchmark/toyworld_seeds.py: the statistics of its table (on hand-made demo results),
+its runs of the demo in its own process, and its argument errors."""
+import importlib.util
+import json
 import math
 import statistics
 
 import pytest
 
-from ovdkit.testing import run_tool
+from ovdkit.testing import REPO, run_tool
 from ovdkit.toyworld import summarise_seed_runs
 
 
@@ -41,6 +43,34 @@ def test_means_stds_and_paired_intervals():
     assert '| vild - vild-text | +40.0 [' in '\n'.join(lines)
 
 
+def test_unresolved_differences_and_the_seeds_that_would_resolve_them():
+    runs = {0: demo_json((20, 80, 60), (60, 78, 74), (66, 80, 77)),
+            1: demo_json((30, 84, 70), (64, 83, 78), (64, 85, 80)),
+            2: demo_json((25, 76, 62), (71, 75, 74), (80, 77, 78))}
+    for seed, base in zip(runs, (70.0, 74.0, 72.0)):
+        runs[seed]['base-detector/base_ap50'] = base
+    lines, flat = summarise_seed_runs(runs)
+    text = '\n'.join(lines)
+    assert flat['base-detector/base_ap50_mean'] == 72.0
+    assert flat['base-detector/base_ap50_std'] == 2.0
+    assert '| base detector (start of every method) | | 72.0 +- 2.0 | |' in text
+    assert '0: vild-text 20/80, vild 60/78, vild-ensemble 66/80, base detector 70.0' in text
+    # ViLD - ViLD-text on novel (40, 34, 46; std 6) excludes 0: resolved by these 3 seeds, not
+    # by 2 (half-width 12.71 * 6 / sqrt(2) = 53.9 > 40)
+    assert flat['vild-minus-vild-text/novel_ap50_resolved'] is True
+    assert flat['vild-minus-vild-text/novel_ap50_seeds_to_resolve'] == 3
+    # ViLD-ensemble - ViLD on novel: 6, 0, 9 (mean 5, std 4.58): half-width 11.4 on 3 seeds;
+    # t(0.975, n - 1) * 4.58 / sqrt(n) is 7.29 at n = 4, 5.69 at 5, 4.81 at 6
+    assert flat['vild-ensemble-minus-vild/novel_ap50_ci95_half'] == pytest.approx(
+        4.302653 * statistics.stdev([6, 0, 9]) / math.sqrt(3), abs=0.01)
+    assert flat['vild-ensemble-minus-vild/novel_ap50_resolved'] is False
+    assert flat['vild-ensemble-minus-vild/novel_ap50_seeds_to_resolve'] == 6
+    assert '| vild-ensemble - vild | +5.0 [-6.4, +16.4] *' in text
+    assert 'vild-ensemble-minus-vild/novel_ap50 (6)' in text
+    # base: ensemble - vild 2, 2, 2: no spread, resolved at any n
+    assert flat['vild-ensemble-minus-vild/base_ap50_seeds_to_resolve'] == 2
+
+
 def test_synonym_vocabulary_paired_with_one_name():
     runs = {0: demo_json((20, 80, 60), (60, 78, 74), (66, 80, 77)),
             1: demo_json((30, 84, 70), (64, 83, 78), (64, 85, 80)),
@@ -61,8 +91,37 @@ def test_synonym_vocabulary_paired_with_one_name():
     assert '| vild | 67.3 +- 8.4 | +2.3 [' in '\n'.join(lines)
 
 
+def test_seeds_run_in_this_process_progress_on_stderr_json_last(monkeypatch, capsys, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        'toyworld_seeds', REPO / 'tools' / 'benchmark' / 'toyworld_seeds.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    demo = tool.load_demo()  # tools/toyworld.py as a module: its parse_args, a stand-in run
+    calls = []
+    figures = {0: demo_json((20, 80, 60), (60, 78, 74), (66, 80, 77)),
+               3: demo_json((30, 84, 70), (64, 83, 78), (64, 85, 80))}
+
+    def run(argv):
+        calls.append(argv)
+        print('training base-detector (1 thread)')  # the demo's progress
+        return tmp_path / 'report.md', figures[int(argv[1])]
+    monkeypatch.setattr(demo, 'run', run)
+    monkeypatch.setattr(tool, 'load_demo', lambda: demo)
+    tool.main(['--seeds', '0,3', '--work-dir', str(tmp_path), '--det-iters', '7'])
+    out, err = capsys.readouterr()
+    assert calls == [['--seed', '0', '--work-dir', str(tmp_path / 'seed0'), '--det-iters', '7'],
+                     ['--seed', '3', '--work-dir', str(tmp_path / 'seed3'), '--det-iters', '7']]
+    assert 'training base-detector' in err and 'training' not in out
+    flat = json.loads(out.strip().splitlines()[-1])
+    assert flat['seeds'] == '0,3' and flat['vild-text/novel_ap50_mean'] == 25.0
+    assert flat['demo_seconds_mean'] == 480.0
+    assert '| vild - vild-text |' in out
+
+
 @pytest.mark.parametrize('argv, named', [(['--seeds', '0'], '--seeds'),
                                          (['--seeds', '0,x'], '--seeds'),
+                                         (['--det-iters', '0'], '--det-iters'),
+                                         (['--methods', 'vild,nope'], '--methods'),
                                          (['--seed', '3'], '--seed'),
                                          (['--seed=3'], '--seed')])
 def test_bad_arguments_are_named(argv, named):

@@ -1,7 +1,8 @@
 """The statistics of toy-world demo runs on several seeds: per method, novel / base / all AP50
-as mean and sample standard deviation, and paired differences between methods (same seed: same
-world and CLIP) with a 95% interval from the t-distribution (``tools/benchmark/toyworld_seeds.py``
-prints them)."""
+as mean and sample standard deviation, the base detector's base AP50, and paired differences
+between methods (same seed: same world and CLIP) with a 95% interval from the t-distribution and
+the number of seeds whose interval would resolve the difference
+(``tools/benchmark/toyworld_seeds.py`` prints them)."""
 import math
 import statistics
 from typing import Dict, List, Sequence, Tuple
@@ -24,12 +25,38 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Tuple[float, flo
     return mean, mean - half, mean + half
 
 
+#: A difference is resolved when its 95% interval excludes 0 or is at most this wide either side.
+RESOLVED_HALF_WIDTH = 5.0
+#: The most seeds :func:`seeds_to_resolve` looks at.
+MAX_SEEDS = 1000
+
+
+def seeds_to_resolve(mean: float, std: float, half_width: float = RESOLVED_HALF_WIDTH,
+                     level: float = 0.95) -> int:
+    """The fewest seeds ``n >= 2`` whose ``level`` t-interval of a paired difference with this
+    mean and sample standard deviation excludes 0 or has a half-width of at most
+    ``half_width``, assuming both stay as measured; :data:`MAX_SEEDS` + 1 if none up to it."""
+    from scipy.stats import t
+    for n in range(2, MAX_SEEDS + 1):
+        half = t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n)
+        if half < abs(mean) or half <= half_width:
+            return n
+    return MAX_SEEDS + 1
+
+
 def paired_difference(flat: Dict, name: str, diffs: Sequence[float]) -> str:
-    """Adds ``name``'s mean and 95% interval to ``flat``; returns its table cell."""
+    """Adds ``name``'s mean, 95% interval, half-width, whether the interval resolves the
+    difference (excludes 0 or half-width <= :data:`RESOLVED_HALF_WIDTH`) and the seeds that
+    would resolve it to ``flat``; returns its table cell."""
     mean, low, high = t_interval(diffs)
+    half = (high - low) / 2
     flat[f'{name}_mean'] = round(mean, 2)
     flat[f'{name}_ci95_low'], flat[f'{name}_ci95_high'] = round(low, 2), round(high, 2)
-    return f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]'
+    flat[f'{name}_ci95_half'] = round(half, 2)
+    resolved = bool(low > 0 or high < 0 or half <= RESOLVED_HALF_WIDTH)
+    flat[f'{name}_resolved'] = resolved
+    flat[f'{name}_seeds_to_resolve'] = seeds_to_resolve(mean, statistics.stdev(diffs))
+    return f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]' + ('' if resolved else ' *')
 
 
 def summarise_seed_runs(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
@@ -58,6 +85,11 @@ def summarise_seed_runs(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
             flat[f'{method}/{key}_std'] = round(std, 2)
             cells.append(f'{mean:.1f} +- {std:.1f}')
         lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+    base_key = 'base-detector/base_ap50'
+    if all(base_key in r for r in runs.values()):
+        mean, std = mean_std([runs[s][base_key] for s in seeds])
+        flat[f'{base_key}_mean'], flat[f'{base_key}_std'] = round(mean, 2), round(std, 2)
+        lines.append(f'| base detector (start of every method) | | {mean:.1f} +- {std:.1f} | |')
     for key, label in (('clip_zero_shot_acc', 'tiny CLIP zero-shot (as the detector uses it)'),
                        ('clip_novel_acc', 'tiny CLIP zero-shot, novel categories')):
         mean, std = mean_std([runs[s][key] for s in seeds])
@@ -72,6 +104,12 @@ def summarise_seed_runs(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
                                    [runs[s][f'{a}/{key}'] - runs[s][f'{b}/{key}'] for s in seeds])
                  for key in KEYS]
         lines.append(f'| {a} - {b} | ' + ' | '.join(cells) + ' |')
+    unresolved = [f'{k[:-len("_resolved")]} ({flat[k[:-len("resolved")] + "seeds_to_resolve"]})'
+                  for k, v in flat.items() if k.endswith('_resolved') and not v]
+    if unresolved:
+        lines.append(f'\n* unresolved (the interval holds 0 and is wider than '
+                     f'+-{RESOLVED_HALF_WIDTH:g}); seeds that would resolve it at this mean and '
+                     f'spread: ' + ', '.join(unresolved))
     synonym_methods = [m for m in methods
                        if all(f'{m}/novel_ap50_synonyms' in r for r in runs.values())]
     if synonym_methods:  # --shape-synonyms: each method also tested on the synonym vocabulary
@@ -92,6 +130,7 @@ def summarise_seed_runs(runs: Dict[int, Dict]) -> Tuple[List[str], Dict]:
             lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
     lines.append('\nper seed: ' + '; '.join(
         f'{s}: ' + ', '.join(f'{m} {runs[s][f"{m}/novel_ap50"]}/{runs[s][f"{m}/base_ap50"]}'
-                             for m in methods) + f' ({runs[s]["seconds"]} s)' for s in seeds)
-        + ' (novel/base AP50)')
+                             for m in methods)
+        + (f', base detector {runs[s][base_key]}' if base_key in runs[s] else '')
+        + f' ({runs[s]["seconds"]} s)' for s in seeds) + ' (novel/base AP50)')
     return lines, flat
