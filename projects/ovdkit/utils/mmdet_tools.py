@@ -164,6 +164,9 @@ def run_mmdet_tool(name: str, argv: List[str],
         sys.argv = [str(path), *argv]
         with context if context is not None else contextlib.nullcontext():
             runpy.run_path(str(path), run_name='__main__')
+        # mmdet's tools leave a launcher's process group open; closed here, no rank aborts
+        # at exit after its work is done.
+        finish_tool_distributed()
     except (OVDConfigError, *user_errors) as exc:
         print(f'error: {one_line(exc)}', file=sys.stderr)
         sys.exit(2)
