@@ -134,3 +134,18 @@ def test_demo_pipeline_end_to_end_and_rerun(tmp_path):
     timing = ('seconds', 'cpu_seconds')
     assert {k: v for k, v in last_json(second).items() if k not in timing} == \
         {k: v for k, v in first.items() if k not in timing}
+
+    # tools/benchmark/absent_names.py on the finished run: each design's counts, per method
+    absent = run_tool(['tools/benchmark/absent_names.py', tmp_path, '--methods', 'vild-text,vild',
+                       '--designs', 'none,train', '--max-images', 2, '--out-dir',
+                       tmp_path / 'absent'])
+    figures = last_json(absent)
+    for method in ('vild-text', 'vild'):
+        for design in ('none', 'train'):
+            key = f'{tmp_path.name}/{method}/{design}'
+            assert figures[f'{key}/true_objects'] > 0
+            assert 0 <= figures[f'{key}/true_found'] <= figures[f'{key}/true_objects']
+            assert figures[f'{key}/absent_dets'] == sum(
+                figures[f'{key}/absent_{kind}'] for kind in ('outside', 'novel', 'base'))
+            # the issue's vocabulary: its zebras are among its absent names' detections
+            assert 0 <= figures[f'{key}/issue_zebra'] <= figures[f'{key}/issue_absent']

@@ -73,8 +73,9 @@ def image_vocabulary(true_names: Sequence[str], world: Sequence[str], sample_see
     for pool, k in ((same_shape, 2), (same_colour, 2), (others, 1)):
         pool = [n for n in pool if n not in absent]
         absent += rng.sample(pool, min(k, len(pool)))
-    while len(absent) < 5:
-        absent.append(rng.choice([n for n in others if n not in absent]))
+    left = [n for n in others if n not in absent]
+    while len(absent) < 5 and left:  # a world of few names has fewer to top up from
+        absent.append(left.pop(rng.randrange(len(left))))
     absent += ['zebra', rng.choice(OUTSIDE_NAMES)]
     vocabulary = list(true_names) + absent
     rng.shuffle(vocabulary)
@@ -130,7 +131,8 @@ class ScoredDetector:
         vocab = {k: v for k, v in self.head.test_vocabulary_cfg.items() if k != 'path'}
         self.text_cfg = dict(vocab, cache_dir=str(cache_dir))
         from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
-        pool = list(self.classes) + list(OUTSIDE_NAMES) + ['zebra'] + list(GENERIC_NAMES)
+        pool = list(dict.fromkeys([*self.classes, *OUTSIDE_NAMES, 'zebra', *GENERIC_NAMES,
+                                   *ISSUE_VOCABULARY]))  # the issue's names: any world
         names, emb = vocabulary_embeddings(dict(self.text_cfg, classes=pool))
         self.pool = {n: emb[i] for i, n in enumerate(names)}
 
