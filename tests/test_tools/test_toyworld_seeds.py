@@ -129,3 +129,14 @@ def test_bad_arguments_are_named(argv, named):
     assert proc.returncode == 2, proc.log
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith('toyworld_seeds.py: error: ') and named in last, proc.stderr
+
+
+def test_each_resolution_rule_on_its_own():
+    from ovdkit.toyworld.seed_summary import paired_difference, seeds_to_resolve
+    # half-width <= 5 alone: t(0.975, n - 1) * 4 / sqrt(n) is 6.36 at n = 4, 4.97 at n = 5
+    assert seeds_to_resolve(0.5, 4.0) == 5
+    # excluding 0 alone (no half-width bound): 35.9 at n = 2, 9.93 < 10 at n = 3
+    assert seeds_to_resolve(10.0, 4.0, half_width=0.0) == 3
+    flat = {}
+    cell = paired_difference(flat, 'd', [-1.0, 0.0, 1.0])  # holds 0, half-width 2.48
+    assert flat['d_resolved'] is True and not cell.endswith('*')
