@@ -133,6 +133,7 @@ def test_bad_arguments_are_named(argv, named):
 
 def test_each_resolution_rule_on_its_own():
     from ovdkit.toyworld.seed_summary import paired_difference, seeds_to_resolve
+
     # half-width <= 5 alone: t(0.975, n - 1) * 4 / sqrt(n) is 6.36 at n = 4, 4.97 at n = 5
     assert seeds_to_resolve(0.5, 4.0) == 5
     # excluding 0 alone (no half-width bound): 35.9 at n = 2, 9.93 < 10 at n = 3
