@@ -117,7 +117,32 @@ def test_onnxruntime_matches_pytorch_for_two_vocabularies(exported):
                 assert same, f'no ONNX detection for {vocabulary[label]} at {box}'
                 assert min(abs(got['scores'][i] - score) for i in same) <= 1e-3
         if exported['kind'] == 'vild-ensemble':
-            assert detector._base_mask.tolist() == [v in BASE for v in vocabulary]
+            assert detector.vocabulary_inputs.base_mask.tolist() == [v in BASE for v in vocabulary]
+
+
+def test_a_vocabulary_per_image_equals_images_one_by_one_and_pytorch(exported):
+    """One call, a vocabulary per image: each image's detections are those of running it alone
+    with its vocabulary (the graph runs image by image: bit for bit), and PyTorch's per-image
+    batch finds them too; the vocabulary in use is left as it was."""
+    images = toy_scenes(4)
+    vocabularies = [BASE, ALL, ['purple square', '-red star', 'blue circle'], BASE]
+    detector = ONNXDetector(exported['onnx'])
+    detector.set_vocabulary(['yellow heart'])
+    batched = detector(images, vocabulary=vocabularies)
+    assert detector.classes == ('yellow heart',)
+    for image, vocabulary, got in zip(images, vocabularies, batched):
+        alone = detector(image, vocabulary=vocabulary)
+        assert got['label_names'] == alone['label_names'] and len(alone['labels']) > 0
+        for key in ('bboxes', 'scores', 'labels'):
+            np.testing.assert_array_equal(got[key], alone[key])
+    assert 'red star' not in batched[2]['label_names']
+    torch_preds = OVDInferencer(exported['config'], exported['checkpoint'])(
+        images, vocabulary=vocabularies, batch_size=4)['predictions']
+    for ref, got, vocabulary in zip(torch_preds, batched, vocabularies):
+        names = [n for n in vocabulary if not n.startswith('-')]
+        _assert_same_detections([ref], [got], names)
+    with pytest.raises(ValueError, match='4 per-image vocabularies for 3 images'):
+        detector(images[:3], vocabulary=vocabularies)
 
 
 def _assert_same_detections(torch_preds, onnx_preds, names):
@@ -148,7 +173,7 @@ def test_negative_and_reference_names_match_pytorch_without_reexport(exported):
         _assert_same_detections(torch_preds, onnx_preds, asked)
         if exported['kind'] == 'vild-ensemble':  # rows: asked, negative, reference
             expected_mask = [0, 1, 0, 1] if '-yellow heart' in vocabulary else [0, 1, 1]
-            assert detector._base_mask.tolist() == expected_mask
+            assert detector.vocabulary_inputs.base_mask.tolist() == expected_mask
     with_heart = inferencer(images, vocabulary=['green cross', 'yellow heart', 'red star'],
                             batch_size=1)['predictions']
     without = inferencer(images, vocabulary=['green cross', '-yellow heart', 'red star'],
@@ -167,7 +192,7 @@ def test_negative_and_reference_names_match_pytorch_without_reexport(exported):
     plain_onnx = ONNXDetector(exported['onnx'], reference_vocabulary=None)
     _assert_same_detections(plain(images, vocabulary=asked, batch_size=1)['predictions'],
                             plain_onnx(images, vocabulary=asked), asked)
-    assert len(plain_onnx._embeddings) == 2
+    assert len(plain_onnx.vocabulary_inputs.class_embeddings) == 2
 
 
 def _stored_embeddings(meta, clip, names, folder):
@@ -193,7 +218,8 @@ def test_a_vocabulary_covering_the_training_names_needs_no_clip(exported, tmp_pa
     assert detector.reference_vocabulary == 'train'
     assert detector.set_vocabulary(ALL, embeddings=_stored_embeddings(
         meta, clip, ALL, tmp_path / 'all')) == tuple(ALL)
-    assert len(detector._embeddings) == len(ALL) and detector._report_mask.all()
+    inputs = detector.vocabulary_inputs
+    assert len(inputs.class_embeddings) == len(ALL) and inputs.report_mask.all()
     images = toy_scenes(2)
     _assert_same_detections(ONNXDetector(exported['onnx'])(images, vocabulary=ALL),
                             detector(images), ALL)
@@ -248,14 +274,15 @@ def test_a_graph_without_report_mask_has_no_reference_names_by_default(exported,
     assert detector.reference_vocabulary is None
     plain = ONNXDetector(exported['onnx'], reference_vocabulary=None)
     got = detector(images, vocabulary=asked)
-    assert len(detector._embeddings) == 2
+    assert len(detector.vocabulary_inputs.class_embeddings) == 2
     for ref, pred in zip(plain(images, vocabulary=asked), got):
         assert pred['label_names'] == ref['label_names']
         np.testing.assert_allclose(pred['scores'], ref['scores'], rtol=0, atol=1e-6)
         np.testing.assert_allclose(pred['bboxes'], ref['bboxes'], rtol=0, atol=1e-4)
     explicit = ONNXDetector(old, reference_vocabulary='train')
     kept = explicit(images, vocabulary=asked)
-    assert len(explicit._embeddings) == 3 and explicit.classes == tuple(asked)
+    assert len(explicit.vocabulary_inputs.class_embeddings) == 3
+    assert explicit.classes == tuple(asked)
     full = ONNXDetector(exported['onnx'])(images, vocabulary=asked)
     assert sum(len(p['scores']) for p in kept) > 0
     for pred, ref in zip(kept, full):  # a subset of the current graph's detections
@@ -445,7 +472,7 @@ def test_each_class_is_weighted_by_its_name_not_its_position(extreme_ensemble):
     runs = {}
     for vocabulary in (mixed, ordered):
         onnx_preds = detector(images, vocabulary=vocabulary)
-        assert detector._base_mask.tolist() == [v in BASE for v in vocabulary]
+        assert detector.vocabulary_inputs.base_mask.tolist() == [v in BASE for v in vocabulary]
         torch_preds = inferencer(images, vocabulary=vocabulary)['predictions']
         runs[tuple(vocabulary)] = [(_by_name(o, vocabulary), _by_name(t, vocabulary))
                                    for o, t in zip(onnx_preds, torch_preds)]

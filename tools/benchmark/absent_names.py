@@ -269,7 +269,7 @@ def draw_picture(work_dir: Path, method: str, cache_dir: Path, path: Path, thr: 
     import numpy as np
     from mmdet.visualization import DetLocalVisualizer
 
-    from ovdkit.apis.ov_inferencer import draw_prediction, name_palette, save_drawing
+    from ovdkit.apis.detection_drawing import draw_prediction, name_palette, save_drawing
     detector = ScoredDetector(work_dir, method, cache_dir, floor=0.0)
     visualizer = DetLocalVisualizer(name='absent-names-picture')
     visualizer.dataset_meta = dict(classes=ISSUE_VOCABULARY,

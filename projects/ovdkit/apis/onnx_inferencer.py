@@ -9,7 +9,7 @@ from mmdet.structures import DetDataSample
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.structures import InstanceData
 
-from .ov_inferencer import draw_prediction, name_palette, save_drawing
+from .detection_drawing import draw_prediction, name_palette, save_drawing
 
 
 class ONNXInferencer:

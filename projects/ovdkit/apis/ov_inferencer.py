@@ -1,10 +1,9 @@
 """OVDInferencer: mmdet's DetInferencer on any vocabulary, swapped in place."""
-import hashlib
 import os.path as osp
+from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import mmcv
 import numpy as np
 from mmdet.apis import DetInferencer
@@ -13,67 +12,18 @@ from mmengine.config import Config
 from torch import nn
 
 from ..datasets.negative_names import kept_names
-from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
+from ..datasets.vocabularies import first_names, per_image_vocabularies, resolve_vocabulary_entries
 from ..models.open_vocabulary_head import open_vocabulary_heads
 from ..text.caption_phrases import CaptionPhrases, PhraseType
-from ..utils.atomic_io import atomic_write, write_json_atomic
+from ..utils.atomic_io import write_json_atomic
 from ..utils.config_variables import merge_cfg_options
 from ..utils.strict_checkpoint import check_state_dict_fits, checkpoint_state_dict
+from .detection_drawing import draw_prediction, name_palette, save_drawing
+from .per_image_vocabularies import roi_predict_image_by_image
 
 VocabularyType = Union[str, Sequence[str]]
-
-
-def name_palette(names: Sequence[str]) -> List[Tuple[int, int, int]]:
-    """One bright RGB colour per name, fixed by the name (the same in every vocabulary)."""
-    palette = []
-    for name in names:
-        digest = hashlib.md5(name.encode('utf-8')).digest()
-        palette.append(tuple(64 + int(b) * 191 // 255 for b in digest[:3]))
-    return palette
-
-
-def draw_prediction(visualizer, image: np.ndarray, pred: DetDataSample, name: str,
-                    zoom: int = 1, pred_score_thr: float = 0.3, **kwargs) -> np.ndarray:
-    """Draws a prediction's boxes, names and scores with mmdet's visualizer.
-
-    Args:
-        visualizer: A ``DetLocalVisualizer`` whose ``dataset_meta`` holds the vocabulary.
-        image: ``(H, W, 3)`` RGB image.
-        pred: Prediction (``pred_instances`` with bboxes, scores, labels).
-        name: Image name (for the visualizer's backends).
-        zoom: Integer nearest-neighbour enlargement before drawing.
-        pred_score_thr: Lowest score drawn.
-        **kwargs: ``show``, ``wait_time``, ``draw_pred`` of ``add_datasample``.
-
-    Returns:
-        ``(H * zoom, W * zoom, 3)`` RGB drawing.
-    """
-    # clone() is shallow: new instances, so the caller's prediction keeps its boxes. Drawn in
-    # ascending score order: where one box carries several names (NMS is per class), the best
-    # one is drawn last, on top.
-    pred = pred.clone()
-    instances = pred.pred_instances
-    instances = instances[instances.scores.argsort()]
-    if zoom != 1:
-        image = mmcv.imrescale(image, zoom, interpolation='nearest')
-        instances.bboxes = instances.bboxes * zoom
-    pred.pred_instances = instances
-    visualizer.add_datasample(name, image, pred, draw_gt=False, pred_score_thr=pred_score_thr,
-                              **kwargs)
-    return visualizer.get_image()
-
-
-def save_drawing(drawn: np.ndarray, path: Union[str, Path]) -> None:
-    """Writes an RGB drawing atomically, in the format of ``path``'s suffix (PNG if none)."""
-    path = Path(path)
-    # Encoded in memory: the temporary name's suffix would not tell cv2 the format.
-    suffix = path.suffix.lower() or '.png'
-    # cv2's default PNG level (1) makes files about twice as large as level 9
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if suffix == '.png' else []
-    ok, encoded = cv2.imencode(suffix, drawn[..., ::-1], params)
-    if not ok:
-        raise ValueError(f'cannot encode a drawing as {path.suffix!r} ({path})')
-    atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+#: A vocabulary with each open-vocabulary head's state for it (what a swap restores).
+SavedVocabulary = Tuple[Tuple[str, ...], List[Dict[str, Any]]]
 
 
 class OVDInferencer(DetInferencer):
@@ -107,6 +57,9 @@ class OVDInferencer(DetInferencer):
 
     # ``zoom`` enlarges drawings (nearest neighbour), for small images such as the toy world's.
     visualize_kwargs = DetInferencer.visualize_kwargs | {'zoom'}
+    #: Vocabularies kept encoded in memory (least recently used dropped): swapping back to one
+    #: of them re-encodes and re-reads nothing.
+    max_saved_vocabularies = 8
 
     def __init__(self, config: Union[str, Config], checkpoint: str, device: str = 'cpu',
                  vocabulary: Optional[VocabularyType] = None,
@@ -126,6 +79,8 @@ class OVDInferencer(DetInferencer):
         self._classes: Tuple[str, ...] = ()
         self._entries: Tuple[str, ...] = ()
         self._caption: Optional[CaptionPhrases] = None
+        self._saved: 'OrderedDict[Tuple[str, ...], SavedVocabulary]' = OrderedDict()
+        self._per_image: Optional[List[SavedVocabulary]] = None
         super().__init__(model=config, weights=str(checkpoint), device=device,
                          show_progress=show_progress)
         self.heads = open_vocabulary_heads(self.model)
@@ -173,17 +128,38 @@ class OVDInferencer(DetInferencer):
                 dimension does not match a head.
         """
         entries = resolve_vocabulary_entries(vocabulary)  # checked; synonyms reach the heads
-        names = kept_names(first_names(entries))  # negative names ('-zebra') are not labels
-        if entries == self._entries:
-            return names
-        for head_name, head in self.heads:
-            got = tuple(head.use_vocabulary(entries))
-            if got != names:
-                raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
-                                   f'{len(got)} names instead of the {len(names)} asked for')
+        names, states = self._saved_vocabulary(entries)
+        self._install(states)
         self._classes, self._entries, self._caption = names, entries, None
         self._set_meta(names)
         return names
+
+    def _saved_vocabulary(self, entries: Tuple[str, ...]) -> SavedVocabulary:
+        """The names of resolved vocabulary entries and each head's state for them, encoded
+        on first use (through the embedding cache) and kept for the next
+        :attr:`max_saved_vocabularies` swaps; the heads' vocabulary in use is unchanged."""
+        if entries in self._saved:
+            self._saved.move_to_end(entries)
+            return self._saved[entries]
+        names = kept_names(first_names(entries))  # negative names ('-zebra') are not labels
+        in_use = [head.test_vocabulary_state() for _, head in self.heads]
+        try:
+            for head_name, head in self.heads:
+                got = tuple(head.use_vocabulary(entries))
+                if got != names:
+                    raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
+                                       f'{len(got)} names instead of the {len(names)} asked for')
+            saved = (names, [head.test_vocabulary_state() for _, head in self.heads])
+        finally:
+            self._install(in_use)
+        self._saved[entries] = saved
+        while len(self._saved) > self.max_saved_vocabularies:
+            self._saved.popitem(last=False)
+        return saved
+
+    def _install(self, states: Sequence[Dict[str, Any]]) -> None:
+        for (_, head), state in zip(self.heads, states):
+            head.restore_test_vocabulary_state(state)
 
     def _set_meta(self, names: Sequence[str]) -> None:
         meta = dict(classes=tuple(names), palette=name_palette(names))
@@ -237,7 +213,12 @@ class OVDInferencer(DetInferencer):
 
         Args:
             inputs: Image path(s), ``(H, W, 3)`` BGR array(s) or a folder.
-            vocabulary: Vocabulary to use from now on; ``None`` keeps the current one.
+            vocabulary: Vocabulary to use from now on; ``None`` keeps the current one. A list
+                of lists is one vocabulary per image (``[['zebra'], ['cat', 'dog']]``; see
+                :func:`~ovdkit.datasets.per_image_vocabularies`): each image
+                is scored against its own names, in the same batches (backbone and RPN run
+                once per batch), with the results of running it alone; each distinct
+                vocabulary is encoded once, and the vocabulary in use is left as it was.
             batch_size: Images per forward pass.
             caption: Ground the phrases of this caption from now on instead of a vocabulary
                 (:meth:`set_caption`; grounding heads only).
@@ -257,6 +238,10 @@ class OVDInferencer(DetInferencer):
             raise ValueError('OVDInferencer: give a vocabulary or a caption, not both')
         if phrases is not None and caption is None:
             raise ValueError('OVDInferencer: phrases were given without their caption')
+        if per_image_vocabularies(vocabulary) is not None:
+            images = self._inputs_to_list(inputs)
+            return self._call_per_image(images, per_image_vocabularies(vocabulary, len(images)),
+                                        batch_size, **kwargs)
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
         if caption is not None:
@@ -265,6 +250,40 @@ class OVDInferencer(DetInferencer):
             raise ValueError('OVDInferencer: no vocabulary; pass vocabulary=[...] (or a '
                              'caption) to the constructor or the call')
         return super().__call__(inputs, batch_size=batch_size, **kwargs)
+
+    def _call_per_image(self, images: list, vocabularies: Sequence[Sequence[str]],
+                        batch_size: int, **kwargs) -> Dict:
+        """:meth:`__call__` with one vocabulary per image (:meth:`forward` installs them)."""
+        saved = {}
+        for vocabulary in vocabularies:
+            entries = resolve_vocabulary_entries(vocabulary)
+            saved[entries] = saved.get(entries) or self._saved_vocabulary(entries)
+        queue = [saved[resolve_vocabulary_entries(v)] for v in vocabularies]
+        in_use = [head.test_vocabulary_state() for _, head in self.heads]
+        self._per_image = queue
+        try:
+            return super().__call__(images, batch_size=batch_size, **kwargs)
+        finally:
+            self._per_image = None
+            self._install(in_use)
+
+    def forward(self, inputs: Dict, **kwargs) -> List[DetDataSample]:
+        """The model's ``test_step``; with per-image vocabularies, each image's RoIs are
+        classified with its own (the vocabulary's names go to the sample's ``vocabulary``)."""
+        if self._per_image is None:
+            return super().forward(inputs, **kwargs)
+        count = len(inputs['data_samples'])
+        batch, self._per_image = self._per_image[:count], self._per_image[count:]
+        with roi_predict_image_by_image(self.model.roi_head,
+                                        lambda i: self._install(batch[i][1])):
+            preds = super().forward(inputs, **kwargs)
+        for pred, (names, _) in zip(preds, batch):
+            pred.set_metainfo(dict(vocabulary=names))
+        return preds
+
+    def _names_of(self, pred: DetDataSample) -> Tuple[str, ...]:
+        """The names a prediction's labels index: its own vocabulary's, or the one in use."""
+        return pred.metainfo.get('vocabulary', self._classes)
 
     # -- outputs -----------------------------------------------------------------------------
     def visualize(self, inputs: list, preds: List[DetDataSample], return_vis: bool = False,
@@ -286,6 +305,9 @@ class OVDInferencer(DetInferencer):
             return None
         results = []
         for single_input, pred in zip(inputs, preds):
+            if 'vocabulary' in pred.metainfo:
+                self.visualizer.dataset_meta = dict(classes=self._names_of(pred),
+                                                    palette=name_palette(self._names_of(pred)))
             if isinstance(single_input, str):
                 image = mmcv.imread(single_input, channel_order='rgb')
                 name = osp.basename(single_input)
@@ -298,6 +320,7 @@ class OVDInferencer(DetInferencer):
                 save_drawing(drawn, Path(out_dir) / 'vis' / name)
             results.append(drawn)
             self.num_visualized_imgs += 1
+        self.visualizer.dataset_meta = self.model.dataset_meta
         return results
 
     def pred2dict(self, data_sample: DetDataSample, pred_out_dir: str = '') -> Dict:
@@ -307,16 +330,18 @@ class OVDInferencer(DetInferencer):
         (atomically).
         """
         result = super().pred2dict(data_sample, '')
-        result['label_names'] = [self._classes[i] for i in result.get('labels', [])]
+        names = self._names_of(data_sample)
+        result['label_names'] = [names[i] for i in result.get('labels', [])]
         if self._caption is not None:
             result['caption'] = self._caption.caption
             result['char_spans'] = [list(self._caption.char_spans[i])
                                     for i in result.get('labels', [])]
-        if 'img_path' in data_sample:
-            result['img_path'] = data_sample.img_path
+        img_path = data_sample.metainfo.get('img_path')  # None for an in-memory image
+        if img_path:
+            result['img_path'] = img_path
         if pred_out_dir:
-            if 'img_path' in data_sample:
-                stem = osp.splitext(osp.basename(data_sample.img_path))[0]
+            if img_path:
+                stem = osp.splitext(osp.basename(img_path))[0]
             else:
                 stem = str(self.num_predicted_imgs)
                 self.num_predicted_imgs += 1

@@ -7,8 +7,9 @@ from .ov_splits import (COCO_CATEGORY_IDS, COCO_CLASSES, LVIS_V1_CLASSES, OV_COC
                         ov_coco_split_of_category_ids)
 from .region_store import CLIPRegionStore, RegionStoreError
 from .transforms import LoadCLIPRegions, PackDetInputsWithRegions
-from .vocabularies import (BUILTIN_VOCABULARIES, check_class_names, first_names, resolve_vocabulary,
-                           resolve_vocabulary_entries, resolve_vocabulary_synonyms)
+from .vocabularies import (BUILTIN_VOCABULARIES, check_class_names, first_names,
+                           per_image_vocabularies, resolve_vocabulary, resolve_vocabulary_entries,
+                           resolve_vocabulary_synonyms)
 
 __all__ = [
     'OVCocoDataset', 'OVCustomDataset', 'OVLVISV1Dataset', 'CLIPRegionStore', 'RegionStoreError',
@@ -17,5 +18,5 @@ __all__ = [
     'OV_COCO_BASE_CLASSES', 'OV_COCO_CLASSES', 'OV_COCO_NOVEL_CLASSES', 'lvis_split',
     'ov_coco_split_of_category_ids', 'BUILTIN_VOCABULARIES', 'check_class_names',
     'resolve_vocabulary', 'resolve_vocabulary_entries', 'resolve_vocabulary_synonyms',
-    'first_names'
+    'first_names', 'per_image_vocabularies'
 ]

@@ -7,7 +7,7 @@ the class's name in every output; the text embedding averages over all of them.
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .ov_splits import (COCO_CLASSES, LVIS_V1_CLASSES, OV_COCO_BASE_CLASSES, OV_COCO_CLASSES,
                         OV_COCO_NOVEL_CLASSES)
@@ -171,3 +171,41 @@ def resolve_vocabulary(spec: Union[str, Sequence[str]]) -> Tuple[str, ...]:
 def resolve_vocabulary_synonyms(spec: Union[str, Sequence[str]]) -> Tuple[Tuple[str, ...], ...]:
     """The names of every class of a spec, ``((first, synonym, ...), ...)`` in class order."""
     return tuple(split_synonyms(e) for e in resolve_vocabulary_entries(spec))
+
+
+def per_image_vocabularies(vocabulary, num_images: Optional[int] = None
+                           ) -> Optional[List[Sequence[str]]]:
+    """The vocabularies of a per-image vocabulary argument, or None for one shared vocabulary.
+
+    A list (or tuple) whose items are all lists or tuples is one vocabulary per image (each
+    item anything :func:`resolve_vocabulary_entries` takes as a list: names, synonyms
+    ``'tv|monitor'``, negative names ``'-zebra'``); a string or a list of strings is one
+    vocabulary for every image.
+
+    Args:
+        vocabulary: The argument as given.
+        num_images: The number of images, to check the list's length against.
+
+    Returns:
+        The per-image vocabularies, or None.
+
+    Raises:
+        ValueError: a list that mixes names and lists, or whose length is not the number of
+            images (the message names both counts).
+    """
+    if isinstance(vocabulary, str) or not isinstance(vocabulary, (list, tuple)) or \
+            not vocabulary:
+        return None
+    nested = [isinstance(item, (list, tuple)) for item in vocabulary]
+    if not any(nested):
+        return None
+    if not all(nested):
+        first = nested.index(False)
+        raise ValueError(
+            f'vocabulary: item {first} ({vocabulary[first]!r}) is a name but other items are '
+            f'lists; give a list of names (one vocabulary for every image) or a list of lists '
+            f'(one vocabulary per image)')
+    if num_images is not None and len(vocabulary) != num_images:
+        raise ValueError(f'vocabulary: {len(vocabulary)} per-image vocabularies for '
+                         f'{num_images} images; give exactly one vocabulary per image')
+    return list(vocabulary)

@@ -1,12 +1,12 @@
 """Runs an exported OVDKit detector with onnxruntime on any vocabulary of the same CLIP."""
 import json
 from pathlib import Path
-from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Collection, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..datasets.negative_names import NEGATIVE_PREFIX, is_negative, split_negative_entries
-from ..datasets.vocabularies import first_names, resolve_vocabulary_entries
+from ..datasets.vocabularies import first_names, per_image_vocabularies, resolve_vocabulary_entries
 from ..models.competing_names import TRAINING_VOCABULARY, ScoredRows, entry_names, with_references
 from ..text.embedding_cache import load_text_embeddings
 from ..text.sidecar_cache import EmbeddingMismatchError
@@ -35,6 +35,16 @@ def default_reference_vocabulary(meta: Mapping, input_names: Collection[str]
     if 'reference_vocabulary' in meta:
         return meta['reference_vocabulary']
     return TRAINING_VOCABULARY if 'report_mask' in input_names else None
+
+
+class GraphVocabulary(NamedTuple):
+    """A vocabulary's names and the graph inputs that score them (``R`` rows: the names
+    asked for, then negative and reference names)."""
+
+    classes: Tuple[str, ...]
+    class_embeddings: np.ndarray  #: ``(R, D)`` float32
+    base_mask: np.ndarray  #: ``(R,)`` 1 where the row's name is a training class
+    report_mask: np.ndarray  #: ``(R,)`` 0 for rows that compete without being reported
 
 
 class ONNXDetector:
@@ -105,9 +115,7 @@ class ONNXDetector:
         self._reference_entries: Optional[Tuple[str, ...]] = None
         self._reference_embeddings = None
         self.classes: Tuple[str, ...] = ()
-        self._embeddings: Optional[np.ndarray] = None
-        self._base_mask: Optional[np.ndarray] = None
-        self._report_mask: Optional[np.ndarray] = None
+        self._vocabulary: Optional[GraphVocabulary] = None
 
     # -- vocabulary ------------------------------------------------------------------------
     def set_vocabulary(self, vocabulary, embeddings: Optional[str] = None) -> Tuple[str, ...]:
@@ -133,6 +141,18 @@ class ONNXDetector:
                 weights, or another dimension, than the detector's (the message names the
                 field).
         """
+        self._vocabulary = self._graph_vocabulary(vocabulary, embeddings)
+        self.classes = self._vocabulary.classes
+        return self.classes
+
+    @property
+    def vocabulary_inputs(self) -> Optional[GraphVocabulary]:
+        """The graph inputs of the vocabulary in use (None before the first one is set)."""
+        return self._vocabulary
+
+    def _graph_vocabulary(self, vocabulary, embeddings: Optional[str] = None
+                          ) -> GraphVocabulary:
+        """The names of a vocabulary and the graph inputs that score them."""
         asked = resolve_vocabulary_entries(vocabulary)
         positives, negatives = split_negative_entries(asked)
         entries = positives + negatives  # the names asked for keep their labels
@@ -149,11 +169,10 @@ class ONNXDetector:
             # the references are embedded only when one of them competes
             rows = with_references(rows, asked, self._references(), self._reference_tensor)
         base = set(self.meta['train_classes'])
-        self._embeddings = rows.embeddings.numpy()
-        self._base_mask = np.array([entry_names(n)[0] in base for n in rows.names], np.float32)
-        self._report_mask = np.array([not is_negative(n) for n in rows.names], np.float32)
-        self.classes = tuple(names)
-        return self.classes
+        return GraphVocabulary(
+            tuple(names), rows.embeddings.numpy(),
+            np.array([entry_names(n)[0] in base for n in rows.names], np.float32),
+            np.array([not is_negative(n) for n in rows.names], np.float32))
 
     def _references(self) -> Tuple[str, ...]:
         """The reference vocabulary's entries (from the sidecar or the spec: nothing is
@@ -225,8 +244,15 @@ class ONNXDetector:
         return [{k: tuple(v) if isinstance(v, list) else v for k, v in step.items()}
                 for step in self.meta['test_pipeline']]
 
-    def preprocess(self, image: ImageType) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
-        """Graph inputs of one image and its ``(4,)`` box scale back to input pixels."""
+    def preprocess(self, image: ImageType, vocabulary: Optional[GraphVocabulary] = None
+                   ) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
+        """Graph inputs of one image and its ``(4,)`` box scale back to input pixels.
+
+        Args:
+            image: An image file or an ``(H, W, 3)`` BGR array.
+            vocabulary: The vocabulary's graph inputs; default: the one in use.
+        """
+        vocabulary = vocabulary or self._vocabulary
         if isinstance(image, np.ndarray):
             steps = self._steps()
             steps[0] = dict(type='mmdet.LoadImageFromNDArray')
@@ -250,8 +276,8 @@ class ONNXDetector:
         img_h, img_w = meta['img_shape'][:2]
         sx, sy = meta['scale_factor']
         inputs = dict(image=padded, img_hw=np.array([img_h, img_w], np.float32),
-                      class_embeddings=self._embeddings, base_mask=self._base_mask,
-                      report_mask=self._report_mask)
+                      class_embeddings=vocabulary.class_embeddings,
+                      base_mask=vocabulary.base_mask, report_mask=vocabulary.report_mask)
         return ({k: v for k, v in inputs.items() if k in self.input_names},
                 np.array([sx, sy, sx, sy], np.float32))
 
@@ -259,22 +285,43 @@ class ONNXDetector:
                  vocabulary=None) -> List[Dict]:
         """Detections of each image (all of them: the graph's ``score_thr`` applies).
 
+        Args:
+            images: An image (file or ``(H, W, 3)`` BGR array) or a list of them.
+            vocabulary: The vocabulary to use from now on (``None``: the one in use); a list
+                of lists is one vocabulary per image of the list
+                (:func:`ovdkit.datasets.per_image_vocabularies`), each embedded once, and leaves
+                the vocabulary in use as it was.
+
         Returns:
             Per image, ``bboxes`` (K, 4) in input pixels, ``scores`` (K,), ``labels`` (K,)
             and ``label_names``, best first.
+
+        Raises:
+            ValueError: no vocabulary, or per-image vocabularies whose number is not the
+                number of images.
         """
-        if vocabulary is not None:
-            self.set_vocabulary(vocabulary)
-        if self._embeddings is None:
-            raise ValueError('ONNXDetector: no vocabulary; call set_vocabulary() first')
         single = isinstance(images, (str, Path, np.ndarray))
+        images = [images] if single else list(images)
+        per_image = per_image_vocabularies(vocabulary, len(images))
+        if per_image is not None:
+            graphs: Dict[Tuple[str, ...], GraphVocabulary] = {}
+            for vocab in per_image:
+                entries = resolve_vocabulary_entries(vocab)
+                graphs[entries] = graphs.get(entries) or self._graph_vocabulary(entries)
+            vocabularies = [graphs[resolve_vocabulary_entries(v)] for v in per_image]
+        else:
+            if vocabulary is not None:
+                self.set_vocabulary(vocabulary)
+            if self._vocabulary is None:
+                raise ValueError('ONNXDetector: no vocabulary; call set_vocabulary() first')
+            vocabularies = [self._vocabulary] * len(images)
         out = []
-        for image in ([images] if single else images):
-            inputs, scale = self.preprocess(image)
+        for image, vocab in zip(images, vocabularies):
+            inputs, scale = self.preprocess(image, vocab)
             boxes, scores, labels = self.session.run(None, inputs)
             # graphs exported without report_mask detect every row: competing ones dropped here
-            asked = labels < len(self.classes)
+            asked = labels < len(vocab.classes)
             boxes, scores, labels = boxes[asked], scores[asked], labels[asked]
             out.append(dict(bboxes=boxes / scale, scores=scores, labels=labels,
-                            label_names=[self.classes[i] for i in labels]))
+                            label_names=[vocab.classes[i] for i in labels]))
         return out[0] if single else out

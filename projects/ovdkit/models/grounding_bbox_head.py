@@ -84,6 +84,8 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
             decide) and ``reg_class_agnostic`` is always True.
     """
 
+    test_vocabulary_attributes = ('test_vocabulary_cfg', 'caption')
+
     def __init__(self, vocabulary: Mapping, embed_dim: int,
                  test_vocabulary: Optional[Mapping] = None, temperature: float = 0.02,
                  prior_prob: float = 0.01, fusion: Optional[Mapping] = None,

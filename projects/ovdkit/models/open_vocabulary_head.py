@@ -154,6 +154,31 @@ class OpenVocabularyHeadMixin:
                                         classes=resolve_vocabulary_entries(classes))
         return kept_names(names)
 
+    #: Attributes besides the test vocabulary's names and encoding that describe it (a head
+    #: that keeps more, such as a caption in use, adds their names).
+    test_vocabulary_attributes: Tuple[str, ...] = ('test_vocabulary_cfg', )
+
+    def test_vocabulary_state(self) -> Dict[str, Any]:
+        """The evaluation vocabulary in use, as :meth:`restore_test_vocabulary_state` takes it
+        back: a swap that re-encodes nothing (one batch, a vocabulary per image)."""
+        state = {name: getattr(self, name, None) for name in self.test_vocabulary_attributes}
+        state['_classes'] = self._classes.get('test')
+        state['_encoded'] = self._encoded.get('test')
+        return state
+
+    def restore_test_vocabulary_state(self, state: Mapping[str, Any]) -> None:
+        """Makes a vocabulary saved by :meth:`test_vocabulary_state` the evaluation one again;
+        it is installed in the classifier on the next eval forward."""
+        for name in self.test_vocabulary_attributes:
+            setattr(self, name, state[name])
+        for store in ('_classes', '_encoded'):
+            if state[store] is None:
+                getattr(self, store).pop('test', None)
+            else:
+                getattr(self, store)['test'] = state[store]
+        if self._installed == 'test':
+            self._installed = None
+
     def _ensure_vocabulary(self) -> None:
         """Installs the vocabulary of the current mode, encoding it on first use."""
         mode = self._mode()
