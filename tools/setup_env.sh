@@ -51,12 +51,14 @@ want=$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}" | sha
 # The stamp is written only after a full import succeeded; a rerun checks that the packages
 # and mmcv's compiled ops are still there without importing them (every make command pays this
 # check, and an import of the stack takes seconds).
+# ovdkit must be this checkout's (a venv shared with another clone may point at that one).
 present='import importlib.util as u, pathlib, sys
-m = u.find_spec("mmcv")
-sys.exit(not (m and all(u.find_spec(n) for n in ("ovdkit", "mmdet", "open_clip", "torch"))
+m, o = u.find_spec("mmcv"), u.find_spec("ovdkit")
+sys.exit(not (m and o and all(u.find_spec(n) for n in ("mmdet", "open_clip", "torch"))
+              and pathlib.Path(o.origin).resolve().parents[1] == pathlib.Path(sys.argv[1])
               and any(pathlib.Path(m.origin).parent.glob("_ext*.so"))))'
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] \
-    && "$VENV/bin/python" -c "$present" 2>/dev/null; then
+    && "$VENV/bin/python" -c "$present" "$(cd "$ROOT/projects" && pwd -P)" 2>/dev/null; then
   log "environment up to date ($VENV)"
   exit 0
 fi
