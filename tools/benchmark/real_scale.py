@@ -28,13 +28,17 @@ boxes only, the vocabulary a graph input), onnxruntime's ``session.run`` against
 ``--per-image``: four images, each with its own vocabulary of 100 LVIS names, through
 ``OVDInferencer`` in one batch against a loop of one call per image (both end to end).
 
+Each vocabulary size, the ONNX comparison and the per-image comparison run in a process of
+their own (a peak is its section's; memory an allocator keeps does not carry over).
 Last line: one flat JSON object (``vild_text_over_faster_rcnn_65``,
 ``vild_text_over_mask_rcnn_1203``, ``grounding_over_vild_text_1203``,
 ``onnx_over_torch_1203``, ``per_image_batch_over_loop``, ``ms_...``, ``mb_...``).
 """
 import argparse
+import contextlib
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -64,6 +68,7 @@ def parse_args(argv=None):
     p.add_argument('--per-image', action=argparse.BooleanOptionalAction, default=True)
     p.add_argument('--work-dir', help='keep checkpoints, graphs and caches here '
                                       '(default: a temporary folder)')
+    p.add_argument('--section', help=argparse.SUPPRESS)  # a vocabulary size, onnx, per-image
     args = p.parse_args(argv)
     try:
         args.names = check_names(args.names)
@@ -106,51 +111,77 @@ def interleaved(runs: dict, rounds: int):
     return {n: statistics.median(t) for n, t in seconds.items()}, memory, outputs
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
+def size_figures(models: 'RealScaleModels', num: int, args) -> dict:
+    """Latency, memory and detections of the baseline and the OVDKit models at one size."""
+    figures = {}
+    family = family_of(num)
+    names = vocabulary_of(num)
+    runs_by_model = {}
+    if num <= args.baseline_max_names:
+        runs_by_model[BASELINE_NAMES[family]] = models.baseline(family, num)
+    for name in args.models:
+        runs_by_model[name] = models.ov_model(family, name, names)
+    for batch in args.batch_sizes:
+        print(f'[real_scale] {num} names, batch {batch}: {", ".join(runs_by_model)}',
+              file=sys.stderr)
+        data = models.batch(batch)
+        runs = {k: (lambda m=m: m.test_step(data)) for k, m in runs_by_model.items()}
+        seconds, memory, preds = interleaved(runs, args.rounds)
+        for k in runs:
+            figures[f'ms_{k}_{num}_b{batch}'] = round(1000 * seconds[k] / batch, 1)
+            figures[f'mb_{k}_{num}_b{batch}'] = round(memory[k], 1)
+            figures[f'detections_{k}_{num}'] = round(
+                sum(len(p.pred_instances) for p in preds[k]) / batch, 1)
+    ratio_batch = 1 if 1 in args.batch_sizes else args.batch_sizes[0]
+
+    def ratio(a, b):
+        ka, kb = f'ms_{a}_{num}_b{ratio_batch}', f'ms_{b}_{num}_b{ratio_batch}'
+        if ka in figures and kb in figures:
+            return round(figures[ka] / figures[kb], 3)
+    base = BASELINE_NAMES[family]
+    for name in args.models:
+        value = ratio(name, base)
+        if value is not None:
+            figures[f'{name}_over_{base}_{num}'] = value
+    if 'grounding' in args.models and 'vild_text' in args.models:
+        figures[f'grounding_over_vild_text_{num}'] = ratio('grounding', 'vild_text')
+    return figures
+
+
+def run_section(section: str, args, work: Path) -> dict:
+    """One section's figures, in this process (``--section``)."""
     torch.set_num_threads(args.threads)
-    figures = dict(threads=args.threads, rounds=args.rounds, scale=f'{args.scale[0]}x'
-                   f'{args.scale[1]}', torch_version=torch.__version__)
+    # mmengine logs every initialised weight on stdout: the figures' line stays the last one
+    with contextlib.redirect_stdout(sys.stderr):
+        models = RealScaleModels(work, args.scale, args.threads, args.proposals)
+        if section == 'onnx':
+            return onnx_figures(models, args)
+        if section == 'per-image':
+            return per_image_figures(models, args)
+        return size_figures(models, int(section), args)
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work_dir or tmp)
-        models = RealScaleModels(work, args.scale, args.threads, args.proposals)
-        for num in args.names:
-            family = family_of(num)
-            names = vocabulary_of(num)
-            runs_by_model = {}
-            if num <= args.baseline_max_names:
-                runs_by_model[BASELINE_NAMES[family]] = models.baseline(family, num)
-            for name in args.models:
-                runs_by_model[name] = models.ov_model(family, name, names)
-            for batch in args.batch_sizes:
-                print(f'[real_scale] {num} names, batch {batch}: {", ".join(runs_by_model)}',
-                      file=sys.stderr)
-                data = models.batch(batch)
-                runs = {k: (lambda m=m: m.test_step(data)) for k, m in runs_by_model.items()}
-                seconds, memory, preds = interleaved(runs, args.rounds)
-                for k in runs:
-                    figures[f'ms_{k}_{num}_b{batch}'] = round(1000 * seconds[k] / batch, 1)
-                    figures[f'mb_{k}_{num}_b{batch}'] = round(memory[k], 1)
-                    figures[f'detections_{k}_{num}'] = round(
-                        sum(len(p.pred_instances) for p in preds[k]) / batch, 1)
-            ratio_batch = 1 if 1 in args.batch_sizes else args.batch_sizes[0]
-
-            def ratio(a, b):
-                ka, kb = f'ms_{a}_{num}_b{ratio_batch}', f'ms_{b}_{num}_b{ratio_batch}'
-                if ka in figures and kb in figures:
-                    return round(figures[ka] / figures[kb], 3)
-            base = BASELINE_NAMES[family]
-            for name in args.models:
-                value = ratio(name, base)
-                if value is not None:
-                    figures[f'{name}_over_{base}_{num}'] = value
-            if 'grounding' in args.models and 'vild_text' in args.models:
-                figures[f'grounding_over_vild_text_{num}'] = ratio('grounding', 'vild_text')
-            models.release(family)
-        if args.onnx:
-            figures.update(onnx_figures(models, args))
-        if args.per_image:
-            figures.update(per_image_figures(models, args))
+        if args.section:
+            print(json.dumps(run_section(args.section, args, work)))
+            return
+        figures = dict(threads=args.threads, rounds=args.rounds, scale=f'{args.scale[0]}x'
+                       f'{args.scale[1]}', torch_version=torch.__version__)
+        sections = [str(n) for n in args.names] + ['onnx'] * args.onnx + \
+            ['per-image'] * args.per_image
+        for section in sections:
+            # a process per section: the memory one leaves (the allocator keeps it) does not
+            # count against the next one, and each peak is its own
+            proc = subprocess.run([sys.executable, __file__, *argv, '--section', section,
+                                   '--work-dir', str(work)], stdout=subprocess.PIPE,
+                                  text=True)
+            if proc.returncode != 0:
+                sys.exit(f'real_scale.py: section {section} failed (exit {proc.returncode})')
+            figures.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(json.dumps(figures))
 
 
