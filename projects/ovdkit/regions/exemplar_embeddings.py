@@ -13,7 +13,7 @@ weights, the crop scales, the images' sha256 and the boxes; the image tower is b
 process and weights, and only on a cache miss.
 """
 import hashlib
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -56,6 +56,22 @@ def packed_image(results: Dict) -> Tuple[Tensor, Tuple[float, float]]:
     h, w = sample.img_shape[:2]
     sx, sy = sample.scale_factor
     return results['inputs'][[2, 1, 0], :h, :w].float() / 255, (float(sx), float(sy))
+
+
+def pipeline_prepare(pipeline: Sequence[Mapping]) -> Prepare:
+    """A detector's test pipeline config as a :data:`Prepare` (the image given as an array,
+    annotations not loaded), as the region store's data loader runs it.
+
+    Args:
+        pipeline: The transforms of ``test_dataloader.dataset.pipeline`` (first: a loader).
+    """
+    from mmcv.transforms import Compose
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    steps = [dict(step) for step in pipeline if 'LoadAnnotations' not in step['type']]
+    steps[0] = dict(type='mmdet.LoadImageFromNDArray')
+    compose = Compose(steps)
+    return lambda image: packed_image(compose(dict(img=image, img_id=0)))
 
 
 def image_tower(model: str, pretrained: str, crop_scales: Sequence[float],
