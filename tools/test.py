@@ -13,6 +13,7 @@ evaluation computed no metric (no detection at all, for example).
 """
 import sys
 
+from ovdkit.datasets import ExemplarError
 from ovdkit.engine.test_run_checks import checked_test_runs
 from ovdkit.engine.tool_input_checks import check_tool_inputs
 from ovdkit.text import CLIPWeightsError, EmbeddingMismatchError
@@ -24,4 +25,4 @@ if __name__ == '__main__':
     argv = [a for a in sys.argv[1:] if a != PARTIAL]
     run_mmdet_tool('test.py', argv, check_inputs=check_tool_inputs,
                    context=checked_test_runs(partial_checkpoint=PARTIAL in sys.argv[1:]),
-                   user_errors=(CLIPWeightsError, EmbeddingMismatchError))
+                   user_errors=(CLIPWeightsError, EmbeddingMismatchError, ExemplarError))

@@ -132,7 +132,8 @@ def test_vocabulary_file_syntax(tmp_path, scenes):
     with pytest.raises(ValueError, match="bad.txt: class 'hexagon'.*IMAGE \\[x1,y1,x2,y2\\]"):
         resolve_vocabulary_classes(str(bad))
     bad.write_text('hexagon := shots/a.png [1,2,3]\n')
-    with pytest.raises(ValueError, match="class 'hexagon', image shots/a.png: boxes must be"):
+    with pytest.raises(ValueError, match="class 'hexagon', image shots/a.png: box \\[1,2,3\\] "
+                                         "is not four numbers"):
         resolve_vocabulary_classes(str(bad))
 
 

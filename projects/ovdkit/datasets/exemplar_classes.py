@@ -133,6 +133,16 @@ class VisualClass:
 VocabularyClass = Union[str, VisualClass]
 
 
+def _parse_box(text: str) -> List[float]:
+    try:
+        values = [float(v) for v in text.split(',')]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise ValueError(f'box [{text}] is not four numbers x1,y1,x2,y2')
+    return values
+
+
 def parse_exemplar_line(line: str, base_dir: Union[str, Path] = '.',
                         source: str = 'vocabulary') -> VisualClass:
     """A :class:`VisualClass` from a vocabulary file line (syntax in the module docstring).
@@ -151,7 +161,7 @@ def parse_exemplar_line(line: str, base_dir: Union[str, Path] = '.',
             raise ValueError(f'{source}: class {name!r}: {group!r} is not "IMAGE [x1,y1,x2,y2] '
                              f'..." (an image path followed by its boxes)')
         try:
-            parsed = [[float(v) for v in box.split(',')] for box in boxes]
+            parsed = [_parse_box(box) for box in boxes]
             image = Path(path) if Path(path).is_absolute() else Path(base_dir) / path
             exemplars.append(Exemplar(str(image), parsed))
         except ValueError as err:

@@ -132,6 +132,34 @@ def check_example_box(item: VisualClass, index: int, box: Sequence[float],
                             f'pixels)')
 
 
+def check_visual_class(item: VisualClass,
+                       max_examples: int = MAX_EXAMPLES_PER_CLASS) -> List[np.ndarray]:
+    """Checks a class's examples and reads their images (nothing is embedded).
+
+    Returns:
+        The BGR ``(H, W, 3)`` uint8 image of each of its exemplars.
+
+    Raises:
+        ExemplarError: more example boxes than ``max_examples``, an unreadable image, a box
+            of zero size or outside its image; the message names the class and the example.
+    """
+    examples = item.examples()
+    if len(examples) > max_examples:
+        raise ExemplarError(
+            f'class {item.label!r} has {len(examples)} example boxes, over the bound of '
+            f'{max_examples} per class (each example image is held in memory while its class '
+            f'is embedded): {item.describe_example(max_examples)} is the first over it; give '
+            f'fewer, or raise max_examples')
+    images, index = [], 0
+    for exemplar in item.exemplars:
+        image = read_example_image(item, index, exemplar)
+        for k, box in enumerate(exemplar.boxes):
+            check_example_box(item, index + k, box, *image.shape[:2])
+        images.append(image)
+        index += len(exemplar.boxes)
+    return images
+
+
 class ExemplarEmbedder:
     """Turns a :class:`VisualClass`'s example boxes into ``(K, D)`` CLIP image embeddings.
 
@@ -172,18 +200,8 @@ class ExemplarEmbedder:
     def _load(self, item: VisualClass) -> Tuple[List[Tensor], List[Tensor], List[Dict]]:
         """Checks and prepares the class's examples: per image, the image the crops are cut
         from, its boxes there, and the sidecar record of each example."""
-        examples = item.examples()
-        if len(examples) > self.max_examples:
-            raise ExemplarError(
-                f'class {item.label!r} has {len(examples)} example boxes, over the bound of '
-                f'{self.max_examples} per class (each example image is held in memory while '
-                f'its class is embedded): {item.describe_example(self.max_examples)} is the '
-                f'first over it; give fewer, or raise max_examples')
-        images, boxes, records, index = [], [], [], 0
-        for exemplar in item.exemplars:
-            image = read_example_image(item, index, exemplar)
-            for k, box in enumerate(exemplar.boxes):
-                check_example_box(item, index + k, box, *image.shape[:2])
+        images, boxes, records = [], [], []
+        for exemplar, image in zip(item.exemplars, check_visual_class(item, self.max_examples)):
             prepared, (sx, sy) = self.prepare(image)
             scale = torch.tensor([sx, sy, sx, sy], dtype=torch.float32)
             images.append(prepared)
@@ -191,7 +209,6 @@ class ExemplarEmbedder:
             sha = image_sha256(exemplar)
             records += [dict(image_sha256=sha, box=list(box), input_hw=list(image.shape[:2]),
                              crop_image_hw=list(prepared.shape[1:])) for box in exemplar.boxes]
-            index += len(exemplar.boxes)
         return images, boxes, records
 
     def meta_for(self, records: List[Dict]) -> Dict:
