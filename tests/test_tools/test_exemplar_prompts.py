@@ -49,6 +49,10 @@ def test_json_line_figures_and_paired_intervals(benchmark):
                 assert flat[f'{diff}_mean'] == pytest.approx(statistics.mean(diffs), abs=0.01)
                 assert flat[f'{diff}_ci95_low'] == pytest.approx(statistics.mean(diffs) - half,
                                                                  abs=0.02)
+    # the rows of names are the text rows themselves; example rows are other unit vectors
+    assert flat['vild-text/rows_name_own_text_cosine_mean'] == pytest.approx(1.0, abs=1e-4)
+    assert flat['vild-text/rows_name_nearest_text_is_own_mean'] == 1.0
+    assert -1 <= flat['vild-text/rows_exemplars1_own_text_cosine_mean'] < 0.9999
     results = json.loads((benchmark['root'] / 'out' / 'run0' / 'results.json').read_text())
     assert results['vild-text']['exemplars1']['novel'] == \
         flat['vild-text/novel_ap50_exemplars1_run0']

@@ -94,6 +94,21 @@ def write_vocabularies(out_dir: Path, classes: Sequence[str], examples: Dict[str
     return files
 
 
+def row_figures(rows, text_rows) -> Dict[str, float]:
+    """How a condition's class rows ``(C, D)`` relate to the names' text rows ``(C, D)``:
+    mean cosine with its own class's text row, the share of rows whose nearest text row is
+    their own class's, and the mean of each row's largest cosine with another class's row of
+    the same condition (how close the classes are to one another)."""
+    import torch
+    cos = rows @ text_rows.t()
+    own = cos.diagonal()
+    among = rows @ rows.t() - 2 * torch.eye(len(rows))
+    return dict(own_text_cosine=round(float(own.mean()), 4),
+                nearest_text_is_own=round(float((cos.argmax(1) == torch.arange(len(rows)))
+                                                .float().mean()), 4),
+                max_other_class_cosine=round(float(among.max(1).values.mean()), 4))
+
+
 def method_files(run: Path, method: str) -> Tuple[Path, Path]:
     """A method's config and its last checkpoint in a run."""
     folder = run / method
@@ -112,8 +127,10 @@ def test_method(run: Path, method: str, out_dir: Path, classes, files, crop_scal
 
     from ovdkit.datasets import resolve_vocabulary_classes
     from ovdkit.models import open_vocabulary_heads
-    from ovdkit.regions import ExemplarEmbedder, install_vocabulary_classes
+    from ovdkit.regions import (ExemplarEmbedder, install_vocabulary_classes,
+                                vocabulary_class_embeddings)
     from ovdkit.regions.exemplar_embeddings import pipeline_prepare
+    from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
     config, checkpoint = method_files(run, method)
     cfg = Config.fromfile(str(config))
     cache = str(out_dir / 'embeddings')
@@ -125,6 +142,9 @@ def test_method(run: Path, method: str, out_dir: Path, classes, files, crop_scal
     heads = open_vocabulary_heads(runner.model)
     prepare = pipeline_prepare(cfg.test_dataloader.dataset.pipeline)
     results = {}
+    cfg_text = heads[0][1].test_vocabulary_cfg
+    _, text_rows = vocabulary_embeddings(dict({k: v for k, v in cfg_text.items() if k != 'path'},
+                                              classes=list(classes)))
     for condition in CONDITIONS:
         start = time.perf_counter()
         if condition == 'name':
@@ -135,9 +155,14 @@ def test_method(run: Path, method: str, out_dir: Path, classes, files, crop_scal
                                        lambda c: ExemplarEmbedder(
                                            c['model'], c['pretrained'], crop_scales,
                                            c['cache_dir'], prepare))
+        rows = text_rows if condition == 'name' else vocabulary_class_embeddings(
+            resolve_vocabulary_classes(str(files[condition])), cfg_text, ExemplarEmbedder(
+                cfg_text['model'], cfg_text['pretrained'], crop_scales, cfg_text['cache_dir'],
+                prepare))[1]
         metrics = runner.test()
         results[condition] = {k: round(100 * float(metrics[f'coco/{k}_ap50']), 1)
                               for k in ('novel', 'base', 'all')}
+        results[condition]['rows'] = row_figures(rows, text_rows)
         print(f'[exemplars] {run.name} {method} {condition}: {results[condition]} '
               f'({time.perf_counter() - start:.0f} s)', file=sys.stderr)
     return results
@@ -194,6 +219,11 @@ def summarise(per_run: Dict[str, Dict], methods: Sequence[str]) -> Dict:
                     flat[f'{key}_{run}'] = value
                 mean, std = mean_std(values) if len(values) > 1 else (values[0], 0.0)
                 flat[f'{key}_mean'], flat[f'{key}_std'] = round(mean, 2), round(std, 2)
+                if split == 'novel':
+                    for stat in next(iter(per_run.values()))[method][condition]['rows']:
+                        stats = [r[method][condition]['rows'][stat] for r in per_run.values()]
+                        flat[f'{method}/rows_{condition}_{stat}_mean'] = round(
+                            sum(stats) / len(stats), 4)
                 if condition == 'name' or len(values) < 2:
                     continue
                 diffs = [r[method][condition][split] - r[method]['name'][split]
