@@ -49,6 +49,8 @@ class ExemplarVocabularyHook(Hook):
         pipeline = runner.cfg.test_dataloader.dataset.pipeline
         for name, head in open_vocabulary_heads(model):
             cfg = head.test_vocabulary_cfg
+            if 'classes' not in cfg:
+                continue  # a stored embedding file of names
             classes = resolve_vocabulary_classes(cfg['classes'])
             if not has_exemplars(classes):
                 continue
