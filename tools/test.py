@@ -8,6 +8,9 @@ The checkpoint loads strictly: a missing, unexpected or mis-shaped weight is an 
 the first keys (``--partial-checkpoint`` loads what fits, mmengine's behaviour, and logs the
 rest). The inputs are checked before anything is built (checkpoint complete, data folders,
 annotation and vocabulary files, CLIP weights, embeddings of the head's dimension and CLIP).
+A test vocabulary with classes given by example boxes (file lines ``name := IMAGE
+[x1,y1,x2,y2]``, docs/exemplars.md) is embedded before the first image; its
+``exemplar_crop_scales`` key sets the crop scales (the region store's).
 Exit status 2 with one ``error:`` line for bad input; 1 with one ``error:`` line when the
 evaluation computed no metric (no detection at all, for example).
 """

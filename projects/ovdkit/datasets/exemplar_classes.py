@@ -208,7 +208,7 @@ def resolve_vocabulary_classes(spec) -> Tuple[VocabularyClass, ...]:
         ExemplarError: a name used by a class given by examples and by another class.
         ValueError: what :func:`resolve_vocabulary_entries` raises; a malformed exemplar line.
     """
-    if isinstance(spec, (str, Path)) and Path(spec).is_file() and Path(spec).suffix != '.pt':
+    if isinstance(spec, (str, Path)) and Path(spec).is_file():
         path = Path(spec)
         lines = [ln.strip() for ln in path.read_text(encoding='utf-8').splitlines()]
         lines = [ln for ln in lines if ln and not ln.startswith('#')]
