@@ -3,8 +3,9 @@
 
     python tools/demo.py IMAGE_OR_DIR [...] (--config C --checkpoint K | --onnx M.onnx)
         (--vocab "zebra,traffic cone" | --vocab-file F | --caption TEXT [--phrases P ...])
-        [--score-thr 0.3] [--out-dir D] [--device cpu] [--batch-size 4] [--zoom 1]
-        [--cfg-options KEY=VALUE ...]
+        [--exemplar "NAME := IMAGE [x1,y1,x2,y2] ..." ...] [--exemplar-crop-scales 1.0 1.5]
+        [--exemplar-text-weight 0.5] [--score-thr 0.3] [--out-dir D] [--device cpu]
+        [--batch-size 4] [--zoom 1] [--cfg-options KEY=VALUE ...]
 
 ``--onnx`` runs a graph of tools/deploy/export_onnx.py with onnxruntime instead of the PyTorch
 model (same vocabularies through the same embedding cache, same outputs).
@@ -15,6 +16,15 @@ blue heart" --phrases "the red star" "a blue heart"``); without it the caption's
 separated by " . " (GLIP: ``--caption "red star . blue heart"``). Each detection carries its
 phrase and the phrase's ``char_span`` in the caption. A caption longer than the text tower's
 context is refused, naming the limit.
+
+``--exemplar`` adds a class given by example boxes ("find more like this"), written as a line of
+a vocabulary file (docs/exemplars.md): ``--exemplar "part := shots/a.png [10,12,40,44]"`` (the
+examples alone; the name labels the detections) or ``--exemplar "zebra += shots/b.png
+[5,5,60,40]"`` (the name's text and the examples, fused); repeat it for more classes, alone or
+after ``--vocab`` / ``--vocab-file`` names (a name given both ways is refused). Crops are cut at
+``--exemplar-crop-scales``: give your region store's (its ``meta.json``), ViLD's 1.0 1.5 by
+default. A bad example (box outside its image or of zero size, unreadable image, too many) stops
+before any image, naming its class and the example.
 
 ``--vocab`` also takes a builtin vocabulary (``coco``, ``lvis``, ``ov-coco``...). For each image
 the drawing (boxes, names, scores) goes to ``D/vis/<image name>`` and its detections to
@@ -49,7 +59,7 @@ def parse_args(argv=None):
     p.add_argument('--checkpoint', help='trained checkpoint (with --config)')
     p.add_argument('--onnx', help='exported graph (tools/deploy/export_onnx.py) to run with '
                                   'onnxruntime instead of --config/--checkpoint')
-    vocab = p.add_mutually_exclusive_group(required=True)
+    vocab = p.add_mutually_exclusive_group()
     vocab.add_argument('--vocab', help='"name,name|synonym,-negative,..." or a builtin '
                                        'vocabulary (coco, lvis, ov-coco, ...); a -name is '
                                        'scored and never reported (a vocabulary that starts '
@@ -57,6 +67,15 @@ def parse_args(argv=None):
     vocab.add_argument('--vocab-file', help='text file, one class name per line')
     vocab.add_argument('--caption', help='free-form caption whose phrases to ground (grounding '
                                          'models)')
+    p.add_argument('--exemplar', action='append', default=[], metavar='"NAME := IMAGE [BOX]"',
+                   help='a class given by example boxes: "NAME := IMAGE [x1,y1,x2,y2] ...; '
+                        'IMAGE [...]" (examples only) or "NAME += ..." (name and examples); '
+                        'repeatable')
+    p.add_argument('--exemplar-crop-scales', nargs='+', type=float, default=[1.0, 1.5],
+                   help='crop scales of example boxes: those of the region store (default '
+                        '1.0 1.5, ViLD\'s)')
+    p.add_argument('--exemplar-text-weight', type=float, default=0.5,
+                   help='text weight of NAME += classes, in [0, 1] (0.5: the plain mean)')
     p.add_argument('--phrases', nargs='+', metavar='PHRASE',
                    help='with --caption: the phrases to ground, substrings of the caption '
                         '(default: its " . "-separated phrases)')
@@ -77,6 +96,11 @@ def parse_args(argv=None):
     if (args.onnx is None) == (args.config is None or args.checkpoint is None) or \
             (args.onnx is not None and (args.config or args.checkpoint)):
         p.error('give either --config and --checkpoint, or --onnx')
+    if args.vocab is None and args.vocab_file is None and args.caption is None and \
+            not args.exemplar:
+        p.error('give --vocab, --vocab-file, --caption or --exemplar')
+    if args.exemplar and args.caption is not None:
+        p.error('--exemplar gives classes; --caption grounds phrases: give one of them')
     if args.phrases is not None and args.caption is None:
         p.error('--phrases needs --caption')
     if args.caption is not None and args.onnx is not None:
@@ -93,6 +117,12 @@ def argument_error(args) -> Optional[str]:
                 f'give a threshold between 0 and 1 (e.g. 0.3)')
     if args.batch_size < 1:
         return f'--batch-size {args.batch_size} must be at least 1 (images per forward pass)'
+    if not 0.0 <= args.exemplar_text_weight <= 1.0:
+        return (f'--exemplar-text-weight {args.exemplar_text_weight:g} is outside [0, 1] (the '
+                f'text\'s share of a NAME += class\'s embedding)')
+    if any(not s > 0 for s in args.exemplar_crop_scales):
+        return (f'--exemplar-crop-scales {args.exemplar_crop_scales} must be positive (crop '
+                f'side / box side)')
     if args.zoom < 1:
         return (f'--zoom {args.zoom} must be at least 1 (an integer enlargement of the '
                 f'drawings; 1 draws at the image\'s size)')
@@ -107,15 +137,35 @@ def setup(args):
         raise FileNotFoundError(f'vocabulary file {args.vocab_file} does not exist')
     if args.onnx is not None:
         from ovdkit.deploy import ONNXDetector
-        inferencer = ONNXInferencer(ONNXDetector(args.onnx))
+        inferencer = ONNXInferencer(ONNXDetector(
+            args.onnx, exemplar_crop_scales=args.exemplar_crop_scales,
+            exemplar_text_weight=args.exemplar_text_weight))
     else:
         inferencer = OVDInferencer(args.config, args.checkpoint, device=args.device,
-                                   cfg_options=args.cfg_options)
+                                   cfg_options=args.cfg_options,
+                                   exemplar_crop_scales=args.exemplar_crop_scales,
+                                   exemplar_text_weight=args.exemplar_text_weight)
     if args.caption is not None:
         return inferencer, inferencer.set_caption(args.caption, args.phrases).phrases
-    names = inferencer.set_vocabulary(args.vocab_file if args.vocab_file is not None
-                                      else args.vocab)
+    names = inferencer.set_vocabulary(demo_vocabulary(args))
     return inferencer, names
+
+
+def demo_vocabulary(args):
+    """The vocabulary of ``--vocab`` / ``--vocab-file`` and the classes of ``--exemplar``."""
+    spec = args.vocab_file if args.vocab_file is not None else args.vocab
+    if not args.exemplar:
+        return spec
+    from ovdkit.datasets import resolve_vocabulary_classes
+    from ovdkit.datasets.exemplar_classes import EXEMPLAR_MARKERS, parse_exemplar_line
+    classes = list(resolve_vocabulary_classes(spec)) if spec is not None else []
+    for line in args.exemplar:
+        if not any(m in line for m in EXEMPLAR_MARKERS):
+            raise ValueError(f'--exemplar {line!r}: write "NAME := IMAGE [x1,y1,x2,y2]" '
+                             f'(examples only) or "NAME += IMAGE [x1,y1,x2,y2]" (name and '
+                             f'examples)')
+        classes.append(parse_exemplar_line(line, '.', '--exemplar'))
+    return classes
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ovdkit.apis import OVDInferencer
-from ovdkit.datasets import per_image_vocabularies
+from ovdkit.datasets import Exemplar, VisualClass, per_image_vocabularies
 from ovdkit.testing.detectors import build_checkpoint, toy_scenes
 
 VOCABULARIES = [
@@ -94,3 +94,17 @@ def test_per_image_vocabulary_errors_name_the_counts(tmp_path):
     assert per_image_vocabularies(['red star', 'zebra']) is None
     assert per_image_vocabularies('red star,zebra') is None
     assert per_image_vocabularies([('a',), ['b']], 2) == [('a',), ['b']]
+
+
+def test_classes_given_by_examples_in_per_image_vocabularies(tmp_path):
+    config_path, checkpoint = build_checkpoint(
+        'configs/toyworld/vild-text_r18_fpn_1xb8-300i_toyworld.py', tmp_path)
+    inferencer = OVDInferencer(config_path, checkpoint, vocabulary='red star')
+    images = toy_scenes(3)
+    thing = VisualClass('thing', [Exemplar(images[0], [10, 12, 50, 60])])
+    vocabularies = [['red star', thing], ['blue circle'], [thing, 'green cross']]
+    batched = inferencer(images, vocabulary=vocabularies, batch_size=3)['predictions']
+    assert any('thing' in p['label_names'] for p in batched)
+    for image, vocabulary, got in zip(images, vocabularies, batched):
+        _same(got, inferencer([image], vocabulary=vocabulary)['predictions'][0])
+    assert not any('thing' in p['label_names'] for p in batched[1:2])

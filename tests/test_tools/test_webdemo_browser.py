@@ -5,14 +5,19 @@ missing browser fails these tests; elsewhere they are skipped, saying how to ins
 
 A person's steps: upload a toy-world image, type a vocabulary with a name the model never
 trained on, move the threshold, press Detect, read the table; then a file that is not an
-image (a message, and the next request works). The model is the fixture-scale random one of
+image (a message, and the next request works); then "find more like this": drag boxes on the
+image, name their class, type names, read the table (a class without a name is a message, and
+a new image clears the boxes). The model is the fixture-scale random one of
 the other web demo tests, so "expected" is what a direct inferencer call finds.
 """
 import json
 import os
 
+import cv2
 import pytest
 
+from ovdkit.apis.detection_records import detection_records
+from ovdkit.datasets import Exemplar, VisualClass
 from ovdkit.testing import BrowserUnavailable, start_chromium
 from ovdkit.testing.webdemo_fixtures import demo_model, expected_detections, serving
 from ovdkit.testing.webdemo_page import WebDemoPage
@@ -103,6 +108,48 @@ def test_a_file_that_is_not_an_image_is_a_message_then_the_next_request_works(
     expected = expected_detections(model['inferencer'], model['images'] / 'scene2.png',
                                    VOCABULARY, 0.0)
     assert [r['name'] for r in page.detections()] == [d['name'] for d in expected]
+
+
+def with_drawn_class(inferencer, image, names, boxes, name):
+    vocabulary = list(names) + [VisualClass(name, [Exemplar(image, boxes)])]
+    pred = inferencer(image, vocabulary=vocabulary, pred_score_thr=0.0,
+                      no_save_pred=True)['predictions'][0]
+    return detection_records(pred, 0.0)
+
+
+def test_draw_a_box_and_find_more_like_it_with_typed_names(browser, served):
+    model, server = served
+    path = model['images'] / 'scene1.png'
+    page = WebDemoPage(browser, server.url)
+    page.upload(path)
+    assert not page.element('find-more').is_enabled()   # nothing drawn yet
+    page.draw_box(20, 24, 60, 70)
+    page.draw_box(70, 60, 110, 100)
+    boxes = page.drawn_boxes()
+    assert len(boxes) == 2 and all(abs(a - b) <= 1 for a, b in zip(boxes[0], [20, 24, 60, 70]))
+    assert page.element('example-boxes').text.startswith('2 example boxes: [')
+    page.set_example_name('thing')
+    page.set_vocabulary('red star, zebra')
+    page.set_score_thr(0.0)
+    assert page.detect('find-more') == 'done', page.message()
+    rows = page.detections()
+    want = with_drawn_class(model['inferencer'], cv2.imread(str(path)), ['red star', 'zebra'],
+                            boxes, 'thing')
+    assert [r['name'] for r in rows] == [d['name'] for d in want]
+    assert 'thing' in {r['name'] for r in rows}
+    assert all(abs(r['score'] - d['score']) <= 5e-4 + 1e-9 for r, d in zip(rows, want))
+    # a class without a name: the page says why, and the next request works
+    page.set_example_name('')
+    assert page.detect('find-more') == 'error'
+    assert page.message().startswith('example boxes: give the class of the boxes you drew a '
+                                      'name')
+    page.set_example_name('thing')
+    assert page.detect('find-more') == 'done' and page.message() == ''
+    # another image: the boxes were the old image's
+    page.pick_example('scene2.png')
+    assert page.drawn_boxes() == [] and not page.element('find-more').is_enabled()
+    assert page.detect() == 'done'
+    assert {r['name'] for r in page.detections()} <= {'red star', 'zebra'}
 
 
 def test_a_missing_browser_is_a_clear_reason_and_fails_in_ci(monkeypatch):

@@ -11,9 +11,12 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from torch import nn
 
+from ..datasets.exemplar_classes import has_exemplars, resolve_vocabulary_classes
 from ..datasets.negative_names import kept_names
-from ..datasets.vocabularies import first_names, per_image_vocabularies, resolve_vocabulary_entries
+from ..datasets.vocabularies import first_names, per_image_vocabularies
 from ..models.open_vocabulary_head import open_vocabulary_heads
+from ..regions.exemplar_embeddings import ExemplarEmbedder, packed_image
+from ..regions.exemplar_vocabulary import DEFAULT_TEXT_WEIGHT, install_vocabulary_classes
 from ..text.caption_phrases import CaptionPhrases, PhraseType
 from ..utils.atomic_io import write_json_atomic
 from ..utils.config_variables import merge_cfg_options
@@ -48,6 +51,11 @@ class OVDInferencer(DetInferencer):
         vocabulary: Initial vocabulary (anything :meth:`set_vocabulary` takes).
         cfg_options: Overrides merged into the config, as ``--cfg-options`` does.
         show_progress: mmdet's own progress bar over batches (on stdout); off by default.
+        exemplar_crop_scales: Crop scales of example boxes (classes given by examples, see
+            docs/exemplars.md): those of the detector's region store (its ``meta.json``);
+            ViLD's (1.0, 1.5) by default.
+        exemplar_text_weight: Text weight of classes given by names and examples (0.5: the
+            plain normalised mean of the two embeddings).
 
     Raises:
         FileNotFoundError: the config or checkpoint file does not exist.
@@ -63,7 +71,11 @@ class OVDInferencer(DetInferencer):
 
     def __init__(self, config: Union[str, Config], checkpoint: str, device: str = 'cpu',
                  vocabulary: Optional[VocabularyType] = None,
-                 cfg_options: Optional[Dict] = None, show_progress: bool = False) -> None:
+                 cfg_options: Optional[Dict] = None, show_progress: bool = False,
+                 exemplar_crop_scales: Sequence[float] = (1.0, 1.5),
+                 exemplar_text_weight: float = DEFAULT_TEXT_WEIGHT) -> None:
+        self.exemplar_crop_scales = tuple(exemplar_crop_scales)
+        self.exemplar_text_weight = exemplar_text_weight
         if isinstance(config, (str, Path)):
             if not osp.isfile(config):
                 raise FileNotFoundError(f'config {config} does not exist')
@@ -118,7 +130,9 @@ class OVDInferencer(DetInferencer):
             vocabulary: A list of names, a builtin name (``'coco'``, ``'lvis'``,
                 ``'ov-coco'``...), a text file (one name per line) or ``'zebra,traffic cone'``;
                 ``'television|tv|monitor'`` is one class with synonyms, named by its first;
-                ``'-zebra'`` is a negative name: scored, its detections never reported.
+                ``'-zebra'`` is a negative name: scored, its detections never reported. A
+                class may be given by example boxes: a ``VisualClass`` in a list, or an
+                exemplar line of a file (docs/exemplars.md).
 
         Returns:
             The names in label order (negative names left out).
@@ -126,29 +140,37 @@ class OVDInferencer(DetInferencer):
         Raises:
             ValueError: empty vocabulary, blank or duplicate names, or text embeddings whose
                 dimension does not match a head.
+            ExemplarError: a bad example box (naming its class and the example).
+            TypeError: classes given by examples for a grounding head.
         """
-        entries = resolve_vocabulary_entries(vocabulary)  # checked; synonyms reach the heads
+        entries = resolve_vocabulary_classes(vocabulary)  # checked; synonyms reach the heads
         names, states = self._saved_vocabulary(entries)
         self._install(states)
         self._classes, self._entries, self._caption = names, entries, None
         self._set_meta(names)
         return names
 
-    def _saved_vocabulary(self, entries: Tuple[str, ...]) -> SavedVocabulary:
-        """The names of resolved vocabulary entries and each head's state for them, encoded
-        on first use (through the embedding cache) and kept for the next
-        :attr:`max_saved_vocabularies` swaps; the heads' vocabulary in use is unchanged."""
+    def _saved_vocabulary(self, entries: tuple) -> SavedVocabulary:
+        """The names of resolved vocabulary classes and each head's state for them, encoded
+        on first use (through the embedding caches) and kept for the next
+        :attr:`max_saved_vocabularies` swaps; the heads' vocabulary in use is unchanged.
+        Classes given by examples are kept by identity (the same ``VisualClass`` objects)."""
         if entries in self._saved:
             self._saved.move_to_end(entries)
             return self._saved[entries]
-        names = kept_names(first_names(entries))  # negative names ('-zebra') are not labels
         in_use = [head.test_vocabulary_state() for _, head in self.heads]
         try:
-            for head_name, head in self.heads:
-                got = tuple(head.use_vocabulary(entries))
-                if got != names:
-                    raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
-                                       f'{len(got)} names instead of the {len(names)} asked for')
+            if has_exemplars(entries):
+                names = tuple(install_vocabulary_classes(
+                    self.heads, entries, self._exemplar_embedder, self.exemplar_text_weight))
+            else:
+                names = kept_names(first_names(entries))  # negative names are not labels
+                for head_name, head in self.heads:
+                    got = tuple(head.use_vocabulary(entries))
+                    if got != names:
+                        raise RuntimeError(f'{type(head).__name__} ({head_name}) installed '
+                                           f'{len(got)} names instead of the {len(names)} '
+                                           f'asked for')
             saved = (names, [head.test_vocabulary_state() for _, head in self.heads])
         finally:
             self._install(in_use)
@@ -160,6 +182,14 @@ class OVDInferencer(DetInferencer):
     def _install(self, states: Sequence[Dict[str, Any]]) -> None:
         for (_, head), state in zip(self.heads, states):
             head.restore_test_vocabulary_state(state)
+
+    def _exemplar_embedder(self, cfg: Dict) -> ExemplarEmbedder:
+        """Embeds example boxes with a head's CLIP, cut from the images as this detector's
+        test pipeline gives them (as the region store cuts its regions)."""
+        return ExemplarEmbedder(cfg.get('model'), cfg.get('pretrained'),
+                                self.exemplar_crop_scales, cfg.get('cache_dir', 'data/embeddings'),
+                                prepare=lambda image: packed_image(self.pipeline(image)),
+                                device=next(self.model.parameters()).device)
 
     def _set_meta(self, names: Sequence[str]) -> None:
         meta = dict(classes=tuple(names), palette=name_palette(names))
@@ -254,11 +284,11 @@ class OVDInferencer(DetInferencer):
     def _call_per_image(self, images: list, vocabularies: Sequence[Sequence[str]],
                         batch_size: int, **kwargs) -> Dict:
         """:meth:`__call__` with one vocabulary per image (:meth:`forward` installs them)."""
+        resolved = [resolve_vocabulary_classes(v) for v in vocabularies]
         saved = {}
-        for vocabulary in vocabularies:
-            entries = resolve_vocabulary_entries(vocabulary)
+        for entries in resolved:
             saved[entries] = saved.get(entries) or self._saved_vocabulary(entries)
-        queue = [saved[resolve_vocabulary_entries(v)] for v in vocabularies]
+        queue = [saved[entries] for entries in resolved]
         in_use = [head.test_vocabulary_state() for _, head in self.heads]
         self._per_image = queue
         try:

@@ -1,4 +1,6 @@
 """Open-vocabulary splits, vocabularies and datasets (registered in mmdet's DATASETS)."""
+from .exemplar_classes import (Exemplar, ExemplarError, VisualClass, has_exemplars,
+                               resolve_vocabulary_classes)
 from .ov_coco_dataset import OVCocoDataset
 from .ov_custom_dataset import OVCustomDataset
 from .ov_lvis_dataset import OVLVISV1Dataset
@@ -18,5 +20,6 @@ __all__ = [
     'OV_COCO_BASE_CLASSES', 'OV_COCO_CLASSES', 'OV_COCO_NOVEL_CLASSES', 'lvis_split',
     'ov_coco_split_of_category_ids', 'BUILTIN_VOCABULARIES', 'check_class_names',
     'resolve_vocabulary', 'resolve_vocabulary_entries', 'resolve_vocabulary_synonyms',
-    'first_names', 'per_image_vocabularies'
+    'first_names', 'per_image_vocabularies', 'Exemplar', 'ExemplarError', 'VisualClass',
+    'has_exemplars', 'resolve_vocabulary_classes'
 ]

@@ -23,6 +23,12 @@ BUILTIN_VOCABULARIES = {
 SYNONYM_SEPARATOR = '|'
 #: Prefix of the LVIS vocabulary with the synonyms of a user-given LVIS annotation file.
 LVIS_SYNONYMS_PREFIX = 'lvis-synonyms:'
+#: What marks a vocabulary file line giving a class by example boxes (``ovdkit.datasets.
+#: exemplar_classes``): ``name := IMAGE [x1,y1,x2,y2]`` or ``name += ...``.
+EXEMPLAR_MARKERS = (':=', '+=')
+#: Where classes given by example boxes are embedded (docs/exemplars.md).
+EXEMPLAR_CONSUMERS = ('OVDInferencer, ONNXDetector, tools/demo.py and tools/test.py embed them '
+                      '(docs/exemplars.md)')
 
 
 def split_synonyms(entry: str, source: str = 'vocabulary') -> Tuple[str, ...]:
@@ -62,6 +68,12 @@ def check_class_names(names: Sequence[str], source: str = 'vocabulary') -> Tuple
     if isinstance(names, str):
         raise TypeError(f'{source}: class names must be a sequence of names, not the string '
                         f'{names!r}')
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            what = getattr(name, 'name', type(name).__name__)
+            raise TypeError(f'{source}: class {index} ({what!r}) is not a name; classes given '
+                            f'by example boxes need CLIP\'s image tower, which this path does '
+                            f'not have: {EXEMPLAR_CONSUMERS}')
     names = tuple(n.strip() for n in names)
     if not any(names):
         raise ValueError(f'{source}: empty vocabulary (no class names given)')
@@ -148,10 +160,20 @@ def resolve_vocabulary_entries(spec: Union[str, Sequence[str]]) -> Tuple[str, ..
     path = Path(spec)
     if path.is_file():
         lines = [line.strip() for line in path.read_text(encoding='utf-8').splitlines()]
-        return check_class_names([n for n in lines if n and not n.startswith('#')], str(path))
+        lines = [n for n in lines if n and not n.startswith('#')]
+        visual = [n for n in lines if any(m in n for m in EXEMPLAR_MARKERS)]
+        if visual:
+            raise ValueError(f'{path}: line {visual[0]!r} gives a class by example boxes, which '
+                             f'need CLIP\'s image tower; this path takes names only: '
+                             f'{EXEMPLAR_CONSUMERS}')
+        return check_class_names(lines, str(path))
     if path.suffix == '.txt':
         raise FileNotFoundError(f'vocabulary file {spec} does not exist')
     source = f'vocabulary {spec!r}' if spec.strip() else 'vocabulary'
+    if any(m in spec for m in EXEMPLAR_MARKERS):
+        raise ValueError(f'{source}: example boxes cannot be given in a comma-separated '
+                         f'vocabulary (boxes hold commas): write the class in a vocabulary file '
+                         f'line, or use tools/demo.py --exemplar, or a VisualClass')
     return check_class_names(spec.split(','), source)
 
 

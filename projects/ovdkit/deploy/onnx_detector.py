@@ -5,9 +5,12 @@ from typing import Collection, Dict, List, Mapping, NamedTuple, Optional, Sequen
 
 import numpy as np
 
+from ..datasets.exemplar_classes import VisualClass, has_exemplars, resolve_vocabulary_classes
 from ..datasets.negative_names import NEGATIVE_PREFIX, is_negative, split_negative_entries
 from ..datasets.vocabularies import first_names, per_image_vocabularies, resolve_vocabulary_entries
 from ..models.competing_names import TRAINING_VOCABULARY, ScoredRows, entry_names, with_references
+from ..regions.exemplar_embeddings import ExemplarEmbedder, pipeline_prepare
+from ..regions.exemplar_vocabulary import DEFAULT_TEXT_WEIGHT, vocabulary_class_embeddings
 from ..text.embedding_cache import load_text_embeddings
 from ..text.sidecar_cache import EmbeddingMismatchError
 from ..text.vocabulary_embeddings import vocabulary_embeddings
@@ -73,6 +76,9 @@ class ONNXDetector:
             if the graph has the ``report_mask`` input, else ``None``). ``'train'`` on a graph
             without ``report_mask`` scores the references, whose detections take part in the
             graph's NMS and ``max_per_img`` and are dropped afterwards.
+        exemplar_crop_scales: Crop scales of example boxes (classes given by examples,
+            docs/exemplars.md): the detector's region store's; ViLD's (1.0, 1.5) by default.
+        exemplar_text_weight: Text weight of classes given by names and examples.
 
     Raises:
         FileNotFoundError: the graph or its sidecar is missing.
@@ -81,7 +87,10 @@ class ONNXDetector:
 
     def __init__(self, onnx_path: Union[str, Path], clip_pretrained: Optional[str] = None,
                  cache_dir: Optional[str] = None, num_threads: Optional[int] = None,
-                 reference_vocabulary=SIDECAR) -> None:
+                 reference_vocabulary=SIDECAR, exemplar_crop_scales=(1.0, 1.5),
+                 exemplar_text_weight: float = DEFAULT_TEXT_WEIGHT) -> None:
+        self.exemplar_crop_scales = tuple(exemplar_crop_scales)
+        self.exemplar_text_weight = exemplar_text_weight
         import onnxruntime as ort
         self.onnx_path = Path(onnx_path)
         side = sidecar_path(self.onnx_path)
@@ -131,7 +140,8 @@ class ONNXDetector:
                 among the names asked for.
             embeddings: A stored embedding file (``tools/build_text_embeddings.py``) to use
                 instead of the cache; its sidecar must list these names in this order (the
-                names asked for, then the negative ones without their ``-``).
+                names asked for, then the negative ones without their ``-``). Not with
+                classes given by example boxes, whose rows are made here.
 
         Returns:
             The names in label order.
@@ -153,18 +163,28 @@ class ONNXDetector:
     def _graph_vocabulary(self, vocabulary, embeddings: Optional[str] = None
                           ) -> GraphVocabulary:
         """The names of a vocabulary and the graph inputs that score them."""
-        asked = resolve_vocabulary_entries(vocabulary)
-        positives, negatives = split_negative_entries(asked)
-        entries = positives + negatives  # the names asked for keep their labels
-        expected = dict(model=self.meta['clip_model'], weights_id=self.meta['clip_weights_id'],
-                        dim=self.meta['embed_dim'], classes=entries)
-        if embeddings is not None:
-            tensor, _ = load_text_embeddings(embeddings, expected=expected)
+        classes = resolve_vocabulary_classes(vocabulary)
+        if has_exemplars(classes):
+            if embeddings is not None:
+                raise ValueError('ONNX detector: embeddings= holds text embeddings of names; '
+                                 'classes given by example boxes are embedded here, drop it')
+            rows = self._embed_classes(classes)
+            names = tuple(n for n in rows.names if not is_negative(n))
+            asked = tuple(c.name if isinstance(c, VisualClass) else c for c in classes)
         else:
-            tensor = self._embed(entries)
-        names = first_names(positives)
-        rows = ScoredRows(names + tuple(NEGATIVE_PREFIX + n for n in first_names(negatives)),
-                          tensor.float())
+            asked = classes
+            positives, negatives = split_negative_entries(asked)
+            entries = positives + negatives  # the names asked for keep their labels
+            expected = dict(model=self.meta['clip_model'],
+                            weights_id=self.meta['clip_weights_id'], dim=self.meta['embed_dim'],
+                            classes=entries)
+            if embeddings is not None:
+                tensor, _ = load_text_embeddings(embeddings, expected=expected)
+            else:
+                tensor = self._embed(entries)
+            names = first_names(positives)
+            rows = ScoredRows(names + tuple(NEGATIVE_PREFIX + n for n in first_names(negatives)),
+                              tensor.float())
         if self.reference_vocabulary is not None:
             # the references are embedded only when one of them competes
             rows = with_references(rows, asked, self._references(), self._reference_tensor)
@@ -173,6 +193,22 @@ class ONNXDetector:
             tuple(names), rows.embeddings.numpy(),
             np.array([entry_names(n)[0] in base for n in rows.names], np.float32),
             np.array([not is_negative(n) for n in rows.names], np.float32))
+
+    def _embed_classes(self, classes) -> ScoredRows:
+        """Rows of a vocabulary with classes given by example boxes, with the detector's CLIP,
+        cut from the images as the sidecar's test pipeline gives them."""
+        self.check_clip_weights()
+        cfg = dict(model=self.meta['clip_model'], pretrained=self.clip_pretrained,
+                   templates=self.meta['templates'], cache_dir=self.cache_dir)
+        embedder = ExemplarEmbedder(cfg['model'], self.clip_pretrained, self.exemplar_crop_scales,
+                                    self.cache_dir, pipeline_prepare(self._steps()))
+        names, tensor = vocabulary_class_embeddings(classes, cfg, embedder,
+                                                    self.exemplar_text_weight)
+        if tensor.shape[1] != self.meta['embed_dim']:
+            raise EmbeddingMismatchError(
+                f'ONNX detector {self.onnx_path}: \'dim\' of the class embeddings is '
+                f'{tensor.shape[1]}, expected {self.meta["embed_dim"]}')
+        return ScoredRows(names, tensor.float())
 
     def _references(self) -> Tuple[str, ...]:
         """The reference vocabulary's entries (from the sidecar or the spec: nothing is
@@ -304,11 +340,11 @@ class ONNXDetector:
         images = [images] if single else list(images)
         per_image = per_image_vocabularies(vocabulary, len(images))
         if per_image is not None:
-            graphs: Dict[Tuple[str, ...], GraphVocabulary] = {}
-            for vocab in per_image:
-                entries = resolve_vocabulary_entries(vocab)
-                graphs[entries] = graphs.get(entries) or self._graph_vocabulary(entries)
-            vocabularies = [graphs[resolve_vocabulary_entries(v)] for v in per_image]
+            graphs: Dict[tuple, GraphVocabulary] = {}
+            resolved = [resolve_vocabulary_classes(v) for v in per_image]
+            for classes in resolved:
+                graphs[classes] = graphs.get(classes) or self._graph_vocabulary(classes)
+            vocabularies = [graphs[classes] for classes in resolved]
         else:
             if vocabulary is not None:
                 self.set_vocabulary(vocabulary)

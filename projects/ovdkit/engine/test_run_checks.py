@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 from ..utils.mmdet_tools import ToolRunError
 from ..utils.strict_checkpoint import (CheckpointMismatchError, checkpoint_state_dict,
                                        state_dict_differences)
+from .exemplar_vocabulary_hook import ExemplarVocabularyHook
 
 
 class EmptyEvaluationError(ToolRunError):
@@ -92,7 +93,8 @@ class TestRunChecksHook(Hook):
 
 @contextlib.contextmanager
 def checked_test_runs(partial_checkpoint: bool = False) -> Iterator[None]:
-    """Within the block, every ``Runner.test()`` runs with :class:`TestRunChecksHook`.
+    """Within the block, every ``Runner.test()`` runs with :class:`TestRunChecksHook` and
+    :class:`~ovdkit.engine.exemplar_vocabulary_hook.ExemplarVocabularyHook`.
 
     ``tools/test.py`` is mmdet's own tool, which builds the runner itself: the hook is added
     when the test starts (mmengine's ``Runner.test``, also what ``OVDRunner`` runs), and
@@ -102,6 +104,7 @@ def checked_test_runs(partial_checkpoint: bool = False) -> Iterator[None]:
 
     def test(runner):
         runner.register_hook(TestRunChecksHook(partial_checkpoint))
+        runner.register_hook(ExemplarVocabularyHook())
         return original(runner)
 
     Runner.test = test

@@ -15,8 +15,9 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
+from ..datasets.exemplar_classes import VisualClass, resolve_vocabulary_classes
 from ..datasets.negative_names import is_negative, split_negative_entries
-from ..datasets.vocabularies import resolve_vocabulary_entries
+from ..regions.exemplar_embeddings import check_visual_class
 from ..text.clip_weights import CLIPWeightsError, check_clip_weights_available
 from ..text.sidecar_cache import EmbeddingMismatchError, read_sidecar
 from ..text.vocabulary_embeddings import check_stored_clip_weights
@@ -135,7 +136,15 @@ def check_vocabulary_config(vocab: Mapping, key: str, embed_dim: Optional[int],
 
     try:
         if 'classes' in vocab:
-            entries = resolve_vocabulary_entries(vocab['classes'])
+            classes = resolve_vocabulary_classes(vocab['classes'])
+            visual = [c for c in classes if isinstance(c, VisualClass)]
+            if training and visual:
+                raise ValueError(f'class {visual[0].label!r} is given by example boxes in a '
+                                 f'training vocabulary: its names are the dataset\'s labels; '
+                                 f'give example boxes in the test vocabulary')
+            for item in visual:
+                check_visual_class(item)
+            entries = [c for c in classes if isinstance(c, str)]
             negatives = [e for e in entries if is_negative(e)]
             if training and negatives:
                 raise ValueError(f'negative names {negatives[:3]} in a training vocabulary: its '

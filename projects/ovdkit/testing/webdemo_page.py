@@ -61,10 +61,38 @@ class WebDemoPage:
             "const s = document.getElementById('score-thr'); s.value = arguments[0]; "
             "s.dispatchEvent(new Event('input'));", value)
 
-    def detect(self) -> str:
-        """Clicks Detect and waits for the answer; returns the new :attr:`state`."""
+    def draw_box(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        """Drags the mouse over the image from ``(x1, y1)`` to ``(x2, y2)`` (image pixels), as
+        a person draws an example box."""
+        from selenium.webdriver import ActionChains
+        self.wait_for(lambda d: d.execute_script(
+            'const p = document.getElementById("preview"); return p.complete && '
+            'p.naturalWidth > 0 && document.getElementById("draw").width > 0'),
+            'the image to be shown')
+        canvas = self.element('draw')
+        scale = self.driver.execute_script(
+            'const p = document.getElementById("preview"); return p.naturalWidth / p.clientWidth')
+        size = canvas.size
+        offset = lambda x, y: (round(x / scale - size['width'] / 2),  # noqa: E731
+                               round(y / scale - size['height'] / 2))  # from the centre
+        start, end = offset(x1, y1), offset(x2, y2)
+        ActionChains(self.driver).move_to_element_with_offset(canvas, *start).click_and_hold() \
+            .move_to_element_with_offset(canvas, *end).release().perform()
+
+    def drawn_boxes(self) -> List[List[float]]:
+        """The example boxes the page will send, in image pixels."""
+        return self.driver.execute_script('return drawn;')
+
+    def set_example_name(self, text: str) -> None:
+        box = self.element('example-name')
+        box.clear()
+        box.send_keys(text)
+
+    def detect(self, button: str = 'detect') -> str:
+        """Clicks Detect (or ``'find-more'``) and waits for the answer; returns the new
+        :attr:`state`."""
         before = int(self.driver.find_element('tag name', 'body').get_attribute('data-requests'))
-        self.element('detect').click()
+        self.element(button).click()
         self.wait_for(lambda d: int(d.find_element('tag name', 'body')
                                     .get_attribute('data-requests')) > before,
                       'the detection result')

@@ -5,7 +5,7 @@ Routes:
     ``GET /api/info``: the model, the initial vocabulary, the example images and the limits.
     ``GET /api/example/<name>``: an example image (only the names ``/api/info`` lists).
     ``POST /api/detect``: JSON ``{"image": base64 file | "example": name, "filename",
-    "vocabulary", "score_thr"}`` -> the :meth:`DemoSession.detect` result; an error is
+    "vocabulary", "score_thr", "exemplars"}`` -> the :meth:`DemoSession.detect` result; an error is
     ``{"error": message}`` with status 400 (bad input), 413 (too large), 503 (busy, or the
     server stopping), 504 (waited too long) or 500 (a failure of the server, logged with its
     traceback).
@@ -229,7 +229,8 @@ class WebDemoHandler(BaseHTTPRequestHandler):
             name = str(request.get('filename') or 'upload')[:200]
             result = self.server.worker.run(
                 self.server.session.detect, request['data'], request.get('vocabulary', ''),
-                request.get('score_thr', 0.3), name, timeout=self.server.request_timeout)
+                request.get('score_thr', 0.3), name, request.get('exemplars'),
+                timeout=self.server.request_timeout)
             return 200, result
         except DemoInputError as exc:
             return exc.status, dict(error=str(exc))

@@ -12,11 +12,14 @@ from typing import Dict, List, Sequence, Set, Tuple, Union
 import cv2
 import numpy as np
 
+from ...datasets.exemplar_classes import VisualClass, resolve_vocabulary_classes
 from ...datasets.negative_names import split_negative_entries
-from ...datasets.vocabularies import (BUILTIN_VOCABULARIES, SYNONYM_SEPARATOR, check_class_names,
-                                      resolve_vocabulary_entries)
+from ...datasets.vocabularies import BUILTIN_VOCABULARIES, SYNONYM_SEPARATOR, check_class_names
+from ...regions.exemplar_cache import EXEMPLARS
+from ...regions.exemplar_embeddings import image_sha256
 from ...text.vocabulary_embeddings import cache_dir_of
 from ..detection_records import detection_records, one_line
+from .drawn_examples import drawn_classes
 
 #: Drawings of small images are enlarged (nearest neighbour) to about this longer side.
 DRAWING_SIDE = 512
@@ -216,14 +219,19 @@ class DemoSession:
         return folders
 
     def detect(self, image: bytes, vocabulary: str, score_thr=0.3,
-               image_name: str = 'image') -> Dict:
+               image_name: str = 'image', exemplars=None) -> Dict:
         """Detects the vocabulary's names in an image file.
 
         Args:
             image: The image file's bytes (PNG, JPEG...).
-            vocabulary: Comma-separated names or a builtin vocabulary's name.
+            vocabulary: Comma-separated names or a builtin vocabulary's name (may be empty
+                when ``exemplars`` gives classes).
             score_thr: Lowest score drawn and listed, in [0, 1].
             image_name: The file's name, for messages and the result.
+            exemplars: Classes given by boxes drawn on this image ("find more like this"),
+                after the names: ``[{"name", "boxes": [[x1, y1, x2, y2], ...],
+                "use_name"}]``, boxes in the image's pixels
+                (:func:`~ovdkit.apis.webdemo.drawn_examples.drawn_classes`).
 
         Returns:
             ``{'image', 'width', 'height', 'score_thr', 'vocabulary', 'detections',
@@ -236,8 +244,16 @@ class DemoSession:
                 says which and why).
         """
         thr = check_score_thr(score_thr)
-        spec = parse_vocabulary(vocabulary, self.limits.max_names)
+        drawn = exemplars is not None and exemplars != []
+        typed = isinstance(vocabulary, str) and vocabulary.strip()
+        spec = parse_vocabulary(vocabulary, self.limits.max_names) if typed or not drawn else []
         bgr, scale, notices = decode_image(image, image_name, self.limits)
+        if drawn:
+            try:
+                classes = drawn_classes(exemplars, bgr, scale)
+            except ValueError as exc:
+                raise DemoInputError(one_line(exc)) from None
+            spec = list(BUILTIN_VOCABULARIES[spec] if isinstance(spec, str) else spec) + classes
         names = self.use_vocabulary(spec)
         height, width = bgr.shape[:2]
         zoom = max(1, min(4, DRAWING_SIDE // max(height, width)))
@@ -262,13 +278,22 @@ class DemoSession:
                 when they are the least recently used beyond ``max_vocabularies``.
         """
         try:
-            entries = resolve_vocabulary_entries(spec)
+            classes = resolve_vocabulary_classes(spec)
             before = self._cache_files()
             names = self.inferencer.set_vocabulary(spec)
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError, TypeError) as exc:
             raise DemoInputError(one_line(exc)) from None
+        visual = [c for c in classes if isinstance(c, VisualClass)]
+        # the names embedded as text: typed ones and those of drawn classes with use_name
+        texts = tuple(c if isinstance(c, str) else c.name for c in classes
+                      if isinstance(c, str) or c.use_name)
+        # drawn boxes make a vocabulary of their own, kept under their boxes
+        entries = texts + tuple(f'{c.name} := {image_sha256(c.exemplars[0])} '
+                                f'{[list(box) for _, box in c.examples()]}' for c in visual)
         if evictable:
-            added = self._files_of(entries, self._cache_files() - before)
+            new = self._cache_files() - before
+            added = (self._files_of(texts, new) if texts else set()) | \
+                self._exemplar_files(visual, new)
             self.cached.setdefault(entries, set()).update(added)
             self.cached.move_to_end(entries)
             while len(self.cached) > self.max_vocabularies:
@@ -276,6 +301,20 @@ class DemoSession:
                 for file in files:
                     file.unlink(missing_ok=True)
         return names
+
+    @staticmethod
+    def _exemplar_files(visual: Sequence[VisualClass], files: Set[Path]) -> Set[Path]:
+        """Of new cache files, the example-box entries made for these classes."""
+        labels = [[c.label] for c in visual]
+        found = set()
+        for sidecar in (f for f in files if f.suffix == '.json'):
+            try:
+                meta = json.loads(sidecar.read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get('kind') == EXEMPLARS.name and meta.get('classes') in labels:
+                found |= {sidecar, sidecar.with_suffix('.pt')}
+        return found
 
     def _cache_files(self) -> Set[Path]:
         return {p for folder in self.cache_dirs if folder.is_dir() for p in folder.iterdir()}
