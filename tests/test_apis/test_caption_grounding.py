@@ -1,13 +1,12 @@
 """Phrase grounding through OVDInferencer and tools/demo.py (a random-init grounding model: the
 plumbing, not the accuracy; tests/test_tools/test_demo_toyworld.py grounds on a trained one)."""
-import importlib.util
 import json
 
 import mmcv
 import pytest
 
 from ovdkit.apis import OVDInferencer
-from ovdkit.testing import REPO
+from ovdkit.testing import load_tool
 from ovdkit.testing.detectors import (GROUNDING_CONFIG, VILD_TEXT_CONFIG, build_checkpoint,
                                       toy_scenes)
 
@@ -52,9 +51,7 @@ def test_a_class_list_head_cannot_ground_a_caption(tmp_path):
 
 
 def test_demo_tool_with_a_caption(grounding, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('ovdkit_demo_tool', REPO / 'tools' / 'demo.py')
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool('tools/demo.py')
     config, checkpoint = grounding
     image = tmp_path / 'scene.png'
     mmcv.imwrite(toy_scenes(1)[0], str(image))

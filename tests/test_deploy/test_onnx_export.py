@@ -12,7 +12,7 @@ import torch
 
 from ovdkit.apis import OVDInferencer
 from ovdkit.deploy import ONNXDetector, sidecar_path
-from ovdkit.testing import REPO, run_tool
+from ovdkit.testing import REPO, load_tool, run_tool
 from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
 from ovdkit.text import EmbeddingMismatchError
 from ovdkit.text.vocabulary_embeddings import vocabulary_embeddings
@@ -21,15 +21,6 @@ VILD_ENSEMBLE = 'configs/toyworld/vild-ensemble_r18_fpn_1xb8-300i_toyworld.py'
 BASE = ['red star', 'blue circle']  # the training vocabulary of build_checkpoint
 # novel names among the base ones
 ALL = ['green cross', 'red star', 'yellow heart', 'blue circle', 'purple square']
-
-
-def load_demo():
-    """tools/demo.py as a module (its ``main(argv)`` runs in this process)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('ovdkit_demo_tool', REPO / 'tools' / 'demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def spread_rpn_scores(checkpoint: str, seed: int = 0) -> None:
@@ -503,7 +494,7 @@ def test_a_copied_model_folder_runs_from_any_working_directory(tmp_path, monkeyp
     import cv2
 
     from ovdkit.deploy import export_onnx
-    demo = load_demo()
+    demo = load_tool('tools/demo.py')
     work = tmp_path / 'model'
     work.mkdir()
     config, checkpoint = build_checkpoint(VILD_TEXT_CONFIG, work)

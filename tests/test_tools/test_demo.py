@@ -1,19 +1,11 @@
 """tools/demo.py: outputs per image, bad images isolated, setup errors on one line, exit codes."""
-import importlib.util
 import json
 
 import mmcv
 import pytest
 
-from ovdkit.testing import REPO, run_tool
+from ovdkit.testing import load_tool, run_tool
 from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
-
-
-def load_demo():
-    spec = importlib.util.spec_from_file_location('ovdkit_demo_tool', REPO / 'tools' / 'demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -67,7 +59,7 @@ def test_folder_with_a_bad_image_and_a_missing_one(detector, images, tmp_path):
 
 def test_score_threshold_filters_drawings_and_json(detector, images, tmp_path):
     config, checkpoint = detector
-    demo = load_demo()
+    demo = load_tool('tools/demo.py')
     image = str(images / 'scene0.png')
     counts = {}
     for thr in (0.0, 0.9999):
@@ -92,7 +84,7 @@ def setup_error(demo, capsys, argv):
 
 def test_setup_errors_name_the_culprit(detector, images, tmp_path, capsys):
     config, checkpoint = detector
-    demo = load_demo()
+    demo = load_tool('tools/demo.py')
     image = str(images / 'scene0.png')
     common = ['--out-dir', str(tmp_path / 'out')]
     base = [image, '--config', config, '--checkpoint', checkpoint] + common

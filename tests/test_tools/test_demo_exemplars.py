@@ -1,22 +1,13 @@
 """tools/demo.py with classes given by example boxes: --exemplar after --vocab names, a
 vocabulary file with exemplar lines, and bad examples refused before any image with one
 ``error:`` line naming the class and the example."""
-import importlib.util
 import json
 
 import cv2
 import pytest
 
-from ovdkit.testing import REPO
+from ovdkit.testing import load_tool
 from ovdkit.testing.detectors import VILD_TEXT_CONFIG, build_checkpoint, toy_scenes
-
-
-def load_demo():
-    """tools/demo.py as a module (its ``main(argv)`` runs in this process)."""
-    spec = importlib.util.spec_from_file_location('ovdkit_demo_tool', REPO / 'tools' / 'demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -32,7 +23,7 @@ def setup(tmp_path_factory):
 
 def test_exemplar_option_and_vocabulary_file(setup, capsys):
     work, model = setup
-    demo = load_demo()
+    demo = load_tool('tools/demo.py')
     shot = str(work / 'images' / 'scene0.png')
     code = demo.main([str(work / 'images' / 'scene2.png'), *model, '--vocab', 'red star',
                       '--exemplar', f'thing := {shot} [10,12,50,60] [70,64,120,100]',
@@ -72,7 +63,7 @@ def test_bad_examples_stop_before_any_image(setup, capsys, args, message):
     work, model = setup
     shot, missing = work / 'images' / 'scene0.png', work / 'missing.png'
     args = [a.format(shot=shot, missing=missing) for a in args]
-    code = load_demo().main([str(work / 'images'), *model, *args,
+    code = load_tool('tools/demo.py').main([str(work / 'images'), *model, *args,
                              '--out-dir', str(work / 'bad')])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and re.search(message, err[-1]), err[-1]

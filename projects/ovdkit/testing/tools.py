@@ -2,6 +2,7 @@
 (:func:`run_tool`), or forked from one interpreter that imported the stack once
 (:class:`ToolServer`)."""
 import atexit
+import importlib.util
 import json
 import os
 import subprocess
@@ -24,6 +25,16 @@ FIXTURE_SCALE = (128, 96)
 IMPORT_TIME_VARIABLES = ('PYTHONPATH', 'PYTHONHOME', 'PYTHONWARNINGS', 'OMP_NUM_THREADS',
                          'MKL_NUM_THREADS')
 _SHARED_SERVER = {}
+
+
+def load_tool(path: str):
+    """A tool of the repository (``'tools/demo.py'``) imported as a module, so that a test
+    calls its functions (``main(argv)``) in this process."""
+    spec = importlib.util.spec_from_file_location(
+        'ovdkit_tool_' + path.replace('/', '_')[:-3], REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(args, cwd=REPO, env=None, timeout=600, check=True):
