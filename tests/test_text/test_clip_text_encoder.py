@@ -150,3 +150,15 @@ def test_composed_class_prompt_tokens_equal_whole_prompt_tokens(encoder):
         [t.format(name_for_prompt(n)) for n in names for t in templates])
     assert fast.shape == (len(names) * len(templates), 77)
     assert torch.equal(fast, whole)
+
+
+def test_token_features_in_batches_equal_one_pass_and_keep_length_positions(encoder):
+    prompts = ['cat.', 'traffic light. hot dog.', 'dog.', 'a red star. blue heart.', 'x.']
+    whole = encoder.encode_tokens(prompts, batch_size=len(prompts))
+    batched = encoder.encode_tokens(prompts, length=9, batch_size=2)
+    assert batched['features'].shape == (5, 9, 32) and batched['token_ids'].shape == (5, 9)
+    torch.testing.assert_close(batched['features'], whole['features'][:, :9])
+    assert torch.equal(batched['attention_mask'], whole['attention_mask'][:, :9])
+    assert not whole['features'][~whole['attention_mask']].any()  # padding: zeros
+    with pytest.raises(ValueError, match='length 3 cuts prompts of up to 9 tokens'):
+        encoder.encode_tokens(prompts, length=3)

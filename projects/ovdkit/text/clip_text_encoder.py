@@ -262,28 +262,46 @@ class CLIPTextEncoder(nn.Module):
         return F.normalize(total, dim=-1)
 
     @torch.no_grad()
-    def encode_tokens(self, prompts: Union[str, List[str]]) -> Dict[str, torch.Tensor]:
+    def encode_tokens(self, prompts: Union[str, List[str]], length: Optional[int] = None,
+                      batch_size: int = 256) -> Dict[str, torch.Tensor]:
         """Per-token features of prompts, for region-word grounding.
 
         Features are the text transformer's outputs after the final layer norm, projected to
         the joint embedding space (the same projection as the pooled embedding; not normalised).
-        Positions after the longest prompt are zeros (padding; masked out).
+        Padding positions are zeros (and masked out). Prompts go through
+        the tower ``batch_size`` at a time, so memory does not grow with their number beyond
+        the ``(B, L, D)`` result (20,000 names: the result only).
 
         Args:
             prompts: One prompt or a list of B prompts (each within the context length).
+            length: Positions kept, ``L`` (at least the longest prompt's tokens); default: the
+                context length.
+            batch_size: Prompts per forward pass.
 
         Returns:
             dict with ``features`` ``(B, L, D)`` float32, ``attention_mask`` ``(B, L)`` bool
             (True for real tokens, start and end tokens included) and ``token_ids``
-            ``(B, L)`` int64, with ``L = context_length``.
+            ``(B, L)`` int64.
         """
         if isinstance(prompts, str):
             prompts = [prompts]
         tokens = self.tokenize(prompts)
-        computed = self._project(self._sequence_features(tokens)).float()
-        features = computed.new_zeros(len(tokens), self.context_length, computed.shape[-1])
-        features[:, :computed.shape[1]] = computed  # positions past every prompt stay zero
-        return dict(features=features, attention_mask=tokens != 0, token_ids=tokens)
+        length = self.context_length if length is None else length
+        longest = int((tokens != 0).sum(dim=1).max())
+        if longest > length:
+            raise ValueError(f'length {length} cuts prompts of up to {longest} tokens')
+        features = None
+        for start in range(0, len(tokens), batch_size):
+            # the whole context goes in (a non-causal tower reads the padding too)
+            computed = self._project(self._sequence_features(
+                tokens[start:start + batch_size])).float()[:, :length]
+            if features is None:
+                features = computed.new_zeros(len(tokens), length, computed.shape[-1])
+            features[start:start + len(computed), :computed.shape[1]] = computed
+        tokens = tokens[:, :length]
+        mask = tokens != 0
+        features[~mask] = 0  # padding positions: zeros whatever batch a prompt was in
+        return dict(features=features, attention_mask=mask, token_ids=tokens)
 
 
 class TextEncoderPool:

@@ -102,8 +102,8 @@ def encode_vocabulary_tokens(encoder: CLIPTextEncoder, class_names: Sequence[str
                          f'tokenizer, the model uses {type(tok).__name__}')
     prompts, ids, spans = chunk_prompts(class_names, tok.encode, encoder.context_length,
                                         tok.sot_token_id, tok.eot_token_id, names_per_prompt)
-    out = encoder.encode_tokens(prompts)
     length = max(len(i) for i in ids)
+    out = encoder.encode_tokens(prompts, length=length)
     for k, chunk_ids in enumerate(ids):
         # The span arithmetic relies on the prompt tokenising to the concatenated pieces.
         if out['token_ids'][k, :len(chunk_ids)].tolist() != chunk_ids:
