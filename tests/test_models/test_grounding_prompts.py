@@ -142,3 +142,19 @@ def test_last_token_and_end_of_text_scoring(encoder):
     torch.testing.assert_close(torch.nn.functional.normalize(features, dim=-1),
                                torch.nn.functional.normalize(pooled.float(), dim=-1),
                                atol=1e-5, rtol=1e-5)
+
+
+def test_class_scores_from_pairs_equal_the_dense_mean_of_span_tokens():
+    generator = torch.Generator().manual_seed(0)
+    span_map = torch.zeros(6, 11)
+    for span, tokens in enumerate(([0, 1], [2], [3, 4, 5], [6], [7, 8], [9, 10])):
+        span_map[span, tokens] = 1
+    owners = torch.tensor([0, 1, 1, 2, 3, 3])  # classes 1 and 3 have two synonyms each
+    token_scores = torch.rand(4, 11, generator=generator)
+    dense = token_scores @ (span_map / span_map.sum(1, keepdim=True)).t()
+    expected = torch.stack([dense[:, 0], dense[:, 1:3].amax(1), dense[:, 3],
+                            dense[:, 4:6].amax(1)], dim=1)
+    got = class_scores_from_token_scores(token_scores, span_map, owners, 4)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got[:, 2], token_scores[:, 6])
+    torch.testing.assert_close(got[:, 0], token_scores[:, :2].mean(1))

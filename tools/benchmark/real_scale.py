@@ -3,7 +3,7 @@
 
     python tools/benchmark/real_scale.py [--names 65,1203,20000] [--batch-sizes 1,4]
         [--rounds 3] [--threads 2] [--models vild_text,vild_ensemble,grounding]
-        [--scale 1333,800] [--proposals N] [--no-onnx] [--no-per-image]
+        [--scale 1333,800] [--proposals N] [--family auto] [--no-onnx] [--no-per-image]
 
 No data or weights are needed: every detector is built at random initialisation (the R50 too),
 its RPN given spread objectness weights (as a trained RPN's: otherwise every anchor ties at
@@ -15,10 +15,12 @@ For each vocabulary size, the family of configs a user runs at that size: OV-COC
 R-CNN) at 65 names, OV-LVIS's (Mask R-CNN, class-agnostic masks) above. The baseline is the
 mmdet config the family inherits (``faster-rcnn_r50_fpn_1x_coco`` / ``mask-rcnn_r50_fpn_
 sample1e-3_ms-1x_lvis-v1``) with ``num_classes`` = the names and the family's test settings,
-i.e. mmdet's linear classifier (class-specific boxes and masks); it runs up to 1203 names
-(``--baseline-max-names``): at 20,000 its class-specific mask layer alone would need tens of
-GB. Timed: ``model.test_step`` on a preprocessed batch (the same for every model), per image;
-rounds interleave the models of a cell, which go first alternating; medians of the rounds.
+i.e. mmdet's linear classifier (class-specific boxes and masks); ``--family ov-coco`` times
+OV-COCO's configs (boxes only) against Faster R-CNN at every size. The baseline runs up to
+1203 names (``--baseline-max-names``): at 20,000 its class-specific mask layer alone would need
+tens of GB. Timed: ``model.test_step`` on a preprocessed batch (the same for every model), per
+image; rounds interleave the models of a cell, which go first alternating; medians of the
+rounds.
 Peak memory: the process's resident memory sampled every 2 ms during a call, above its value
 before the call (MB, largest of the rounds).
 
@@ -61,6 +63,9 @@ def parse_args(argv=None):
     p.add_argument('--models', default='vild_text,vild_ensemble,grounding',
                    help='OVDKit models besides the baseline')
     p.add_argument('--scale', default='1333,800', help='test pipeline scale W,H')
+    p.add_argument('--family', choices=('auto', 'ov-coco', 'ov-lvis'), default='auto',
+                   help="the configs at every size: auto = OV-COCO's at 65 names, OV-LVIS's "
+                        "above; ov-coco: Faster R-CNN's (boxes only) at every size")
     p.add_argument('--baseline-max-names', type=int, default=1203)
     p.add_argument('--proposals', type=int,
                    help="RPN proposals per image at test time (default: the configs' 1000)")
@@ -114,7 +119,7 @@ def interleaved(runs: dict, rounds: int):
 def size_figures(models: 'RealScaleModels', num: int, args) -> dict:
     """Latency, memory and detections of the baseline and the OVDKit models at one size."""
     figures = {}
-    family = family_of(num)
+    family = family_of(num) if args.family == 'auto' else args.family
     names = vocabulary_of(num)
     runs_by_model = {}
     if num <= args.baseline_max_names:

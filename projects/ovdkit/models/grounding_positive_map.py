@@ -91,22 +91,45 @@ def class_positive_map(span_map: Tensor, owners: Tensor, num_classes: int) -> Te
     return out.index_add_(0, owners.to(span_map.device), span_map.float()).clamp_(max=1.0)
 
 
+def span_token_pairs(positive_map: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """The (span, token) pairs of a span map and each pair's weight in its span's mean.
+
+    Args:
+        positive_map: ``(S, T)`` binary span map.
+
+    Returns:
+        ``spans (K,)``, ``tokens (K,)`` int64 and ``weights (K,)`` float32 (``1 / len(span)``),
+        ``K`` the map's non-zeros: a few per span, where the dense map has ``S * T`` entries.
+    """
+    spans, tokens = positive_map.nonzero(as_tuple=True)
+    counts = positive_map.sum(dim=1).clamp(min=1)
+    return spans, tokens, positive_map[spans, tokens].float() / counts[spans].float()
+
+
 def class_scores_from_token_scores(token_scores: Tensor, positive_map: Tensor,
                                    owners: Optional[Tensor] = None,
-                                   num_classes: Optional[int] = None) -> Tensor:
+                                   num_classes: Optional[int] = None,
+                                   pairs: Optional[Tuple[Tensor, Tensor, Tensor]] = None
+                                   ) -> Tensor:
     """Class scores: the mean of a span's tokens' scores (GLIP), the best span of a class.
+
+    Computed from the map's (span, token) pairs, not a product with the dense ``(S, T)`` map:
+    with 20,000 names that product would be ``N x 20,000 x 20,000`` multiply-adds.
 
     Args:
         token_scores: ``(N, T)`` token probabilities.
         positive_map: ``(S, T)`` binary span map (one span per class when ``owners`` is None).
         owners: ``(S,)`` class of each span (synonyms), or None (span ``s`` is class ``s``).
         num_classes: C (needed with ``owners``).
+        pairs: :func:`span_token_pairs` of ``positive_map``, if already computed.
 
     Returns:
         ``(N, C)`` scores, one column per class in vocabulary order.
     """
-    weights = positive_map / positive_map.sum(dim=1, keepdim=True).clamp(min=1)
-    span_scores = token_scores @ weights.t()
+    spans, tokens, weights = pairs if pairs is not None else span_token_pairs(positive_map)
+    spans, tokens = spans.to(token_scores.device), tokens.to(token_scores.device)
+    span_scores = token_scores.new_zeros(token_scores.shape[0], positive_map.shape[0])
+    span_scores.index_add_(1, spans, token_scores[:, tokens] * weights.to(token_scores))
     if owners is None:
         return span_scores
     index = owners.to(span_scores.device).expand(span_scores.shape[0], -1)

@@ -8,7 +8,8 @@ from mmdet.registry import MODELS
 from torch import Tensor, nn
 
 from .grounding_fusion import RegionWordFusion
-from .grounding_positive_map import class_positive_map, class_scores_from_token_scores
+from .grounding_positive_map import (class_positive_map, class_scores_from_token_scores,
+                                     span_token_pairs)
 
 
 @MODELS.register_module()
@@ -102,6 +103,7 @@ class RegionWordAligner(nn.Module):
         owners = owners.long().to(device)
         num_classes = int(owners.max()) + 1 if len(owners) else 0
         self.span_map, self.span_owners = span_map, owners
+        self._span_pairs = span_token_pairs(span_map)
         # training targets: every token of every synonym of the class is a positive
         self.positive_map = class_positive_map(span_map, owners, num_classes)
 
@@ -120,4 +122,5 @@ class RegionWordAligner(nn.Module):
         """Class probabilities ``(N, C)``: mean of each span's tokens' sigmoid (GLIP), the best
         span of the class's synonyms."""
         return class_scores_from_token_scores(token_logits.sigmoid(), self.span_map,
-                                              self.span_owners, len(self.positive_map))
+                                              self.span_owners, len(self.positive_map),
+                                              self._span_pairs)
