@@ -21,6 +21,7 @@ LONGEST_FILES = (
     'tests/test_tools/test_train_test_tools.py',
     'tests/test_regions/test_precompute_clip_regions.py',
     'tests/test_deploy/test_onnx_export.py',
+    'tests/test_tools/test_speed_benchmarks.py',
 )
 
 
