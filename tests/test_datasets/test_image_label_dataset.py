@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from itertools import islice
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -36,26 +37,28 @@ def _write(tmp_path, images, categories=CATEGORIES):
     return str(path)
 
 
-def test_dataset_drops_counts_and_logs_images_by_reason(tmp_path, capsys):
+def test_dataset_drops_counts_and_logs_images_by_reason(tmp_path):
     images = [dict(id=1, file_name='a.jpg', pos_category_ids=[1, 2]),
               dict(id=2, file_name='b.jpg', pos_category_ids=[]),
               dict(id=3, file_name='c.jpg', pos_category_ids=[7]),
               dict(id=4, file_name='d.jpg', pos_category_ids=[7, 2]),
               dict(id=5, file_name='e.jpg')]
-    dataset = ImageLabelDataset(ann_file=_write(tmp_path, images), classes=['couch', 'dog'],
-                                data_prefix=dict(img='imgs/'), pipeline=[])
+    with mock.patch('ovdkit.datasets.image_label_dataset.print_log') as log:
+        dataset = ImageLabelDataset(ann_file=_write(tmp_path, images),
+                                    classes=['couch', 'dog'], data_prefix=dict(img='imgs/'),
+                                    pipeline=[])
     assert len(dataset) == 2
     assert dataset[0]['image_labels'] == ('couch', 'dog')  # vocabulary order
     assert dataset[1]['image_labels'] == ('couch', )
     assert dataset[0]['img_path'] == 'imgs/a.jpg' and dataset[0]['instances'] == []
     assert dataset.drop_counts == {'no labels': 2, 'labels not in the vocabulary': 1}
     assert dataset.metainfo['classes'] == ('couch', 'dog')
-    out = capsys.readouterr().out
+    out = log.call_args.args[0]
     assert 'kept 2 of 5 images; dropped: 1 (labels not in the vocabulary), 2 (no labels)' in out
     assert "2 labels of 1 names not in the vocabulary, e.g. ['zebra']" in out
 
 
-def test_captions_that_name_nothing_are_dropped_and_nothing_left_is_an_error(tmp_path, capsys):
+def test_captions_that_name_nothing_are_dropped_and_nothing_left_is_an_error(tmp_path):
     images = [dict(id=1, file_name='a.jpg', captions=['a Sofa by the window']),
               dict(id=2, file_name='b.jpg', captions=['an empty street'])]
     dataset = ImageLabelDataset(ann_file=_write(tmp_path, images), label_source='captions',

@@ -3,7 +3,7 @@ from typing import Sequence, Union
 
 from mmdet.datasets import ConcatDataset
 from mmdet.registry import DATASETS
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, ClassBalancedDataset
 
 from .image_label_dataset import ImageLabelDataset
 
@@ -19,7 +19,8 @@ class ImageLabelConcatDataset(ConcatDataset):
     order.
 
     Args:
-        datasets: The box-labelled dataset first, then :class:`ImageLabelDataset` configs.
+        datasets: The box-labelled dataset (or a wrapper of it) first, then
+            :class:`ImageLabelDataset` configs.
         lazy_init: As ConcatDataset's.
 
     Raises:
@@ -27,7 +28,7 @@ class ImageLabelConcatDataset(ConcatDataset):
             one after the first.
     """
 
-    def __init__(self, datasets: Sequence[Union[BaseDataset, dict]],
+    def __init__(self, datasets: Sequence[Union[BaseDataset, ClassBalancedDataset, dict]],
                  lazy_init: bool = False) -> None:
         built = [DATASETS.build(d) if isinstance(d, dict) else d for d in datasets]
         kinds = [isinstance(d, ImageLabelDataset) for d in built]
@@ -35,5 +36,12 @@ class ImageLabelConcatDataset(ConcatDataset):
             raise ValueError(f'ImageLabelConcatDataset: datasets must be a box-labelled '
                              f'dataset, then ImageLabelDatasets; got '
                              f'{[type(d).__name__ for d in built]}')
-        keys = sorted(set().union(*(d.metainfo.keys() for d in built)))
-        super().__init__(built, lazy_init=lazy_init, ignore_keys=keys)
+        # mmengine's __init__ takes BaseDataset instances only, not a box dataset wrapped for
+        # repeat-factor sampling (ClassBalancedDataset, OV-LVIS): its steps, with the metainfo
+        # of the first dataset and no comparison of the others'.
+        self.datasets = built
+        self.ignore_keys = sorted(set().union(*(d.metainfo.keys() for d in built)))
+        self._metainfo = built[0].metainfo
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()

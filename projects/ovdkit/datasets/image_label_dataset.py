@@ -1,5 +1,6 @@
 """Images with class labels and no boxes (Detic's ImageNet-21k and COCO-caption data)."""
 import json
+import os.path as osp
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -48,9 +49,12 @@ class ImageLabelDataset(BaseDetDataset):
             raise ValueError(f'{type(self).__name__}: label_source must be one of '
                              f'{LABEL_SOURCES}, got {label_source!r}')
         self.label_source = label_source
-        self.vocabulary_spec = classes
+        self.entries = None if classes is None else resolve_vocabulary_entries(classes)
         self.drop_counts: Dict[str, int] = {}
         kwargs.setdefault('filter_cfg', None)
+        if self.entries is not None:  # known before the file is read (lazy_init)
+            kwargs['metainfo'] = dict(kwargs.get('metainfo') or {},
+                                      classes=first_names(self.entries))
         super().__init__(*args, **kwargs)
 
     def _read(self) -> Dict:
@@ -71,8 +75,7 @@ class ImageLabelDataset(BaseDetDataset):
         """
         data = self._read()
         id_to_name = {c['id']: c['name'] for c in data['categories']}
-        entries = resolve_vocabulary_entries(self.vocabulary_spec) \
-            if self.vocabulary_spec is not None else \
+        entries = self.entries if self.entries is not None else \
             tuple(c['name'] for c in data['categories'])
         classes = first_names(entries)
         self._metainfo['classes'] = classes
@@ -99,7 +102,7 @@ class ImageLabelDataset(BaseDetDataset):
                     drops['labels not in the vocabulary'] += 1
                     continue
             data_list.append(dict(
-                img_path=f'{self.data_prefix.get("img", "")}{image["file_name"]}',
+                img_path=osp.join(self.data_prefix.get('img', ''), image['file_name']),
                 img_id=image['id'], width=image.get('width'), height=image.get('height'),
                 instances=[], **{IMAGE_LABELS_KEY: names}))
         self.drop_counts = dict(drops)
