@@ -23,9 +23,9 @@ from .world_spec import ToyWorldSpec
 #: Method -> its config with weak scenes (ViLD heads: the scenes' labels; grounding: the
 #: names its captions contain).
 IMAGE_LABEL_CONFIGS = {
-    'vild-text': 'vild-text_r18_fpn_1xb8-300i_toyworld-image-labels.py',
-    'vild': 'vild_r18_fpn_1xb8-300i_toyworld-image-labels.py',
-    'grounding': 'grounding_r18_fpn_1xb8-300i_toyworld-captions.py',
+    'vild-text': 'vild-text_r18_fpn_1xb12-300i_toyworld-image-labels.py',
+    'vild': 'vild_r18_fpn_1xb12-300i_toyworld-image-labels.py',
+    'grounding': 'grounding_r18_fpn_1xb12-300i_toyworld-captions.py',
 }
 
 
