@@ -195,3 +195,27 @@ def test_grounding_scores_the_label_names_tokens_with_bce(tmp_path):
     losses = model(**_batch(model, [None, ('purple cross', 'red star')]), mode='loss')
     assert losses['loss_image_label'].item() > 0 and losses['loss_cls'].item() > 0
     assert head(torch.randn(2, 64, 7, 7))[0].shape == (2, len(BASE))  # training prompt again
+
+
+def test_a_few_steps_teach_the_largest_proposal_a_novel_name(vild_text):
+    """The loss's gradient raises the labelled novel name's probability on the chosen
+    proposal (a name the box losses never train)."""
+    model, _ = vild_text
+    roi_head, head = model.roi_head, model.roi_head.bbox_head
+    torch.manual_seed(0)
+    x = tuple(torch.randn(1, 64, 128 // s, 128 // s) for s in (8, 16, 32, 64))
+    proposals = InstanceData(bboxes=torch.tensor([[5, 5, 60, 70.], [0, 0, 10, 10]]))
+    sample = _batch(model, [('purple cross', )])['data_samples'][0]
+    feats = roi_head.bbox_roi_extractor(x, torch.tensor([[0, 5, 5, 60, 70.]]))
+
+    def probability():
+        with torch.no_grad():
+            _, logits, _ = head.image_label_logits(feats, roi_head.image_label_vocabulary)
+        return logits.softmax(-1)[0, ALL.index('purple cross')].item()
+    before = probability()
+    optimizer = torch.optim.SGD(head.parameters(), lr=0.01)
+    for _ in range(5):
+        optimizer.zero_grad()
+        roi_head.image_label_loss(x, [proposals], [sample]).backward()
+        optimizer.step()
+    assert probability() > before + 0.05
