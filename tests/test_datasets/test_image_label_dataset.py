@@ -13,8 +13,9 @@ from mmdet.utils import register_all_modules
 from mmengine.registry import init_default_scope
 
 import ovdkit  # noqa: F401
-from ovdkit.datasets import (CheckedMultiSourceSampler, ImageLabelConcatDataset, ImageLabelDataset,
-                             PackImageLabelInputs, caption_label_names)
+from ovdkit.datasets import (CheckedGroupMultiSourceSampler, CheckedMultiSourceSampler,
+                             ImageLabelConcatDataset, ImageLabelDataset, PackImageLabelInputs,
+                             caption_label_names, check_images_per_source)
 from ovdkit.datasets.converters import ConverterInputError
 from ovdkit.datasets.image_label_converters import (captions_to_image_labels,
                                                     imagenet_to_image_labels)
@@ -112,6 +113,11 @@ def test_sampler_takes_the_ratio_from_each_source_and_refuses_an_empty_one(tmp_p
                                          r'train_dataloader.sampler.batch_size=2 gives '
                                          r'source\(s\) \[1\] no image'):
         CheckedMultiSourceSampler(dataset, batch_size=2, source_ratio=[4, 1], seed=0)
+    with pytest.raises(ValueError, match=r'source_ratio=\[9, 1\] with .*batch_size=8 gives '
+                                         r'source\(s\) \[1\] no image a batch \(images per '
+                                         r'source: \[8, 0\]\)'):
+        CheckedGroupMultiSourceSampler(dataset, batch_size=8, source_ratio=[9, 1], seed=0)
+    assert check_images_per_source(10, [1, 4]) == [2, 8]  # Detic's 1:4, as mmdet splits it
     with pytest.raises(ValueError, match='a box-labelled dataset, then ImageLabelDatasets'):
         ImageLabelConcatDataset([dataset.datasets[1], dataset.datasets[0]])
 
