@@ -11,7 +11,7 @@ model = dict(
         type='ImageLabelViLDRoIHead',
         image_label_vocabulary=dict(classes=work_root + 'world/annotations/all_classes.txt'),
         loss_image_label=dict(type='MaxSizeImageLabelLoss', num_proposals=32,
-                              loss_type='softmax', loss_weight=1.0)))
+                              loss_type='softmax', loss_weight=0.1)))
 
 image_label_pipeline = [
     dict(type='LoadImageFromFile'),
