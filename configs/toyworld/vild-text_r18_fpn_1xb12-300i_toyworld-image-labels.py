@@ -12,7 +12,8 @@ model = dict(
         type='ImageLabelRoIHead',
         image_label_vocabulary=dict(classes=work_root + 'world/annotations/all_classes.txt'),
         # Detic's max-size loss on the largest of the 32 most confident proposals, Detic's
-        # weight 0.1 (1.0 cost seed 0 42 base AP50 and no novel AP50: docs/experiments.md)
+        # weight 0.1 (a larger one let the weak scenes outweigh the box loss:
+        # docs/experiments.md)
         loss_image_label=dict(type='MaxSizeImageLabelLoss', num_proposals=32,
                               loss_type='softmax', loss_weight=0.1)))
 
