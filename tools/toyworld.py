@@ -8,6 +8,8 @@
         [--shape-synonyms "square|box,circle|disk|ring"]
         [--clip-steps N] [--base-iters N] [--det-iters N] [--threads N]
         [--config-dir configs/toyworld]
+        [--weak-scenes 250,500,1000 [--weak-methods vild-text,vild,grounding]
+         [--reuse-from FINISHED_WORK_DIR]]
 
 Draws the world; trains its tiny CLIP and, beside it, a base detector (closed-vocabulary
 Faster R-CNN on the base boxes); builds text embeddings; embeds the base detector's proposals
@@ -16,14 +18,23 @@ side by side, and evaluates it; writes work_dir/report.md and report.json. Steps
 are skipped on a rerun. The last line printed is one JSON object of the figures. ``--hard`` is
 a harder world and schedule (up to 6 objects of 16-40 px, every method 800 iterations from
 scratch, no base detector); any flag given explicitly overrides the preset.
+
+``--weak-scenes`` adds the image-label study (off by default): weak scenes that carry the labels
+of every object in them and a caption naming them, novel ones included, no boxes; each
+``--weak-methods`` method trains again from the base detector with that many weak scenes
+beside the base boxes (ViLD heads: the labels; grounding: the names in the captions), one job
+at a time, in ``work_dir/image-labels``. With ``--reuse-from`` the study reads that finished
+run's world, CLIP, base detector, region store and method results (never writing there)
+instead of running the demo; its options must draw the same world.
 """
 import argparse
 import json
 from pathlib import Path
 from typing import Dict, Tuple
 
-from ovdkit.toyworld import (DEFAULT_COLORS, METHODS, SHAPE_NAMES, ToyWorldPipeline, ToyWorldSpec,
-                             parse_name_list)
+from ovdkit.toyworld import (DEFAULT_COLORS, IMAGE_LABEL_CONFIGS, METHODS, SHAPE_NAMES,
+                             ImageLabelStudy, ToyWorldPipeline, ToyWorldSpec, parse_name_list,
+                             world_is_complete)
 
 REPO = Path(__file__).resolve().parents[1]
 #: The default demo and a harder world. Default schedule: the tiny CLIP's 900 steps and, beside
@@ -82,6 +93,14 @@ def parse_args(argv=None):
     p.add_argument('--config-dir', default=str(REPO / 'configs' / 'toyworld'),
                    help='folder of the toy-world detector configs')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--weak-scenes',
+                   help='comma-separated numbers of weakly labelled scenes: train each '
+                        '--weak-methods method with each (the image-label study; off by default)')
+    p.add_argument('--weak-methods', default=','.join(IMAGE_LABEL_CONFIGS),
+                   help=f'methods of the image-label study ({", ".join(IMAGE_LABEL_CONFIGS)})')
+    p.add_argument('--reuse-from',
+                   help='a finished run\'s work dir: the study uses its world, CLIP, base '
+                        'detector and results (read only) instead of running the demo')
     args = p.parse_args(argv)
     preset = PRESETS['hard' if args.hard else 'default']
     for key, value in preset.items():
@@ -97,6 +116,20 @@ def parse_args(argv=None):
     if unknown:
         p.error(f'--methods: unknown {unknown}; available: {", ".join(METHODS)} or all')
     args.methods = methods
+    if args.weak_scenes:
+        try:
+            args.weak_scenes = [int(v) for v in args.weak_scenes.split(',') if v.strip()]
+        except ValueError:
+            p.error(f'--weak-scenes: expected numbers like 250,500, got {args.weak_scenes!r}')
+        if not args.weak_scenes or min(args.weak_scenes) < 1:
+            p.error(f'--weak-scenes: numbers must be >= 1, got {args.weak_scenes}')
+        args.weak_methods = parse_name_list(args.weak_methods) or []
+        unknown = [m for m in args.weak_methods if m not in IMAGE_LABEL_CONFIGS]
+        if unknown or not args.weak_methods:
+            p.error(f'--weak-methods: unknown {unknown}; available: '
+                    f'{", ".join(IMAGE_LABEL_CONFIGS)}')
+    elif args.reuse_from:
+        p.error('--reuse-from needs --weak-scenes')
     if args.base_iters < 0:
         p.error(f'--base-iters must be >= 0, got {args.base_iters}')
     for name in ('clip_steps', 'det_iters', 'threads', 'max_objects'):
@@ -120,13 +153,27 @@ def run(argv=None) -> Tuple[Path, Dict]:
         novel_shapes=tuple(novel_shapes) if novel_shapes else None,
         novel=tuple(novel) if novel else None, novel_fraction=args.novel_fraction,
         shape_synonyms=tuple(parse_name_list(args.shape_synonyms) or ()))
-    pipeline = ToyWorldPipeline(spec, args.work_dir, args.config_dir,
-                                clip_steps=args.clip_steps, methods=args.methods,
-                                det_iters=args.det_iters, base_iters=args.base_iters,
-                                threads=args.threads,
+    work_dir = Path(args.work_dir)
+    if args.reuse_from:
+        if not world_is_complete(spec, str(Path(args.reuse_from) / 'world')):
+            raise SystemExit(f'--reuse-from {args.reuse_from}: its world is not the one these '
+                             f'options draw (another seed or spec?)')
+        report, summary, source = None, {}, Path(args.reuse_from)
+    else:
+        pipeline = ToyWorldPipeline(spec, args.work_dir, args.config_dir,
+                                    clip_steps=args.clip_steps, methods=args.methods,
+                                    det_iters=args.det_iters, base_iters=args.base_iters,
+                                    threads=args.threads,
+                                    progress=not args.no_progress)
+        summary = pipeline.run()
+        report, source = pipeline.work_dir / 'report.md', work_dir
+    if args.weak_scenes:
+        study = ImageLabelStudy(str(source), str(work_dir / 'image-labels'), args.config_dir,
+                                spec, args.weak_methods, args.weak_scenes, args.det_iters,
                                 progress=not args.no_progress)
-    summary = pipeline.run()
-    return pipeline.work_dir / 'report.md', summary
+        summary = dict(summary, **study.run())
+        report = report or work_dir / 'image-labels' / 'image_labels.json'
+    return report, summary
 
 
 def main(argv=None) -> None:

@@ -172,3 +172,24 @@ def test_doc_vild_config_on_regions_precomputed_from_the_vild_text_run(world, vi
                 if '[ovdkit] config variable region_store: ' in line)
     assert f"-> '{store}' in " in note and '.pipeline.' in note, note
     assert 'loss_distill' in steps['train'].log
+
+
+def test_image_label_config_trains_on_boxes_and_image_labels(world):
+    """The custom route with image labels (configs/custom/*-image-labels.py): the base boxes
+    of train_base.json plus the val images labelled with every category they show, the novel
+    'green disk' included, in the image-label file the config reads."""
+    val = json.loads((world.root / 'annotations' / 'val_all.json').read_text())
+    images = [dict(image, pos_category_ids=sorted({a['category_id'] for a in val['annotations']
+                                                   if a['image_id'] == image['id']}))
+              for image in val['images']]
+    (world.root / 'annotations' / 'image_labels.json').write_text(json.dumps(dict(
+        images=images, annotations=[], categories=val['categories'])))
+    config = world.write_config('my_image_labels.py', "_base_ = 'configs/custom/"
+                                "vild-text_r50_fpn_8xb10-90k_ov-custom-image-labels.py'\n")
+    steps = world.train_test_demo(config, 'image-labels',
+                                  train_options=['default_hooks.logger.interval=1'])
+    world.check(steps)
+    train = steps['train'].log
+    assert f'kept {len(images)} of {len(images)} images; dropped: none' in train
+    last = [line for line in train.splitlines() if 'Iter(train) [2/2]' in line][-1]
+    assert 'loss_image_label: ' in last and 'loss_cls: ' in last

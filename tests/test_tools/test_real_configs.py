@@ -1,4 +1,5 @@
-"""Every shipped real-data config (configs/vild, configs/grounding) end to end on fixtures.
+"""Every shipped real-data config (configs/vild, configs/grounding, configs/image_labels) end to
+end on fixtures.
 
 As a user runs them, with the configs as shipped except the data folder (``data_root``), the
 iterations (2, validating at the 2nd), the image scale (128 x 96) and CLIP (a random
@@ -9,13 +10,16 @@ mmdet's 0.05 and an empty result prints no metric line. Per config: ``tools/trai
 ``tools/test.py`` (metric lines checked), ``tools/demo.py`` on one image with a typed
 vocabulary. Configs whose training pipeline loads CLIP regions get the store from
 ``tools/precompute_clip_regions.py`` run on the same dataset's ViLD-text checkpoint, at the
-path the config reads under ``data_root``. A config added to those folders is picked up here.
+path the config reads under ``data_root``. The image-label configs read image-label files made
+here by the converters (COCO captions of the fixture's train images; an ImageNet-21k folder
+layout of them for LVIS classes). A config added to those folders is picked up here.
 
 Two threads run the commands, one at a time each, with one CPU thread each. Each command is
 its own process, forked from an interpreter that imported the stack once
 (``ovdkit/testing/tool_forkserver.py``), so the commands do not pay the stack's imports
 each.
 """
+import json
 import shutil
 import threading
 import time
@@ -30,7 +34,7 @@ from ovdkit.testing import FIXTURE_SCALE, REPO, ToolServer, config_pipelines
 pytestmark = pytest.mark.slow
 
 CONFIGS = sorted(p.relative_to(REPO).as_posix()
-                 for folder in ('configs/vild', 'configs/grounding')
+                 for folder in ('configs/vild', 'configs/grounding', 'configs/image_labels')
                  for p in (REPO / folder).glob('*.py'))
 METRIC_KEYS = {'ov-coco': ('coco/novel_ap50', 'coco/base_ap50', 'coco/all_ap50'),
                'ov-lvis': ('lvis/bbox_APr', 'lvis/bbox_APc', 'lvis/bbox_APf', 'lvis/bbox_AP',
@@ -39,10 +43,10 @@ METRIC_KEYS = {'ov-coco': ('coco/novel_ap50', 'coco/base_ap50', 'coco/all_ap50')
 
 def dataset_of(config: str) -> str:
     for name in METRIC_KEYS:
-        if config.endswith(f'_{name}.py'):
+        if config.endswith(f'_{name}.py') or f'_{name}-' in Path(config).name:
             return name
-    raise AssertionError(f'{config}: name ends in neither _ov-coco.py nor _ov-lvis.py; add '
-                         f'its dataset to {__file__}')
+    raise AssertionError(f'{config}: name ends in neither _ov-coco[-...].py nor '
+                         f'_ov-lvis[-...].py; add its dataset to {__file__}')
 
 
 def plan(config: str) -> dict:
@@ -106,7 +110,7 @@ class RealConfigRuns:
         return (self.run('train', [config], [
             'tools/train.py', config, '--work-dir', work, '--cfg-options',
             *self.options(config), 'backbone_checkpoint=None', 'train_cfg.max_iters=2',
-            'train_cfg.val_interval=2'])
+            'train_cfg.val_interval=2', 'default_hooks.logger.interval=1'])
             and self.run('test', [config], [
                 'tools/test.py', config, checkpoint, '--work-dir', work, '--cfg-options',
                 *self.options(config)])
@@ -191,6 +195,42 @@ class RealConfigRuns:
         return self.results
 
 
+def make_image_label_fixtures(root: Path, coco: dict, lvis: dict) -> None:
+    """The image-label files the configs of configs/image_labels read, by the converters:
+    captions naming an OV-COCO class of each COCO train image, and the LVIS train images
+    filed in ImageNet-21k class folders of the LVIS categories they show."""
+    from ovdkit.datasets.image_label_converters import (captions_to_image_labels,
+                                                        imagenet_to_image_labels)
+    train = json.loads(Path(coco['train']).read_text())
+    names = {c['id']: c['name'] for c in train['categories']}
+    captions = dict(images=train['images'], annotations=[
+        dict(id=a['id'], image_id=a['image_id'], caption=f'A photo of a {names[a["category_id"]]}.')
+        for a in train['annotations']])
+    annotations = root / 'coco' / 'annotations'
+    (annotations / 'captions_train2017.json').write_text(json.dumps(captions))
+    counts = captions_to_image_labels(annotations / 'captions_train2017.json',
+                                      annotations / 'instances_train2017_seen_2.json',
+                                      annotations / 'captions_train2017_ov-coco_labels.json')
+    assert counts['images'] == len(train['images'])
+    data = json.loads(Path(lvis['train']).read_text())
+    synsets = {c['id']: c['synset'] for c in data['categories']}
+    mapping, imagenet = [], root / 'lvis_world' / 'imagenet21k'
+    for image in data['images']:
+        first = next(a['category_id'] for a in data['annotations']
+                     if a['image_id'] == image['id'])
+        folder = imagenet / f'n{first:08d}'
+        folder.mkdir(parents=True, exist_ok=True)
+        src = root / 'lvis_world' / 'coco' / image['coco_url'].split('/')[-2] / \
+            image['coco_url'].split('/')[-1]
+        shutil.copy(src, folder / f'n{first:08d}_{image["id"]}.JPEG')
+        mapping.append(f'{synsets[first]} n{first:08d}')
+    (imagenet / 'mapping.txt').write_text('\n'.join(sorted(set(mapping))) + '\n')
+    counts = imagenet_to_image_labels(
+        imagenet, imagenet / 'mapping.txt', lvis['train'],
+        Path(lvis['train']).with_name('imagenet21k_lvis_image_labels.json'))
+    assert counts['images'] == len(data['images'])
+
+
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     import open_clip
@@ -209,6 +249,7 @@ def runs(tmp_path_factory):
     lvis = make_ov_lvis_fixture(str(root / 'lvis_world'))
     lvis_to_ov_lvis(lvis['train'], Path(lvis['train']).with_name('lvis_v1_train_norare.json'),
                     progress=False)
+    make_image_label_fixtures(root, coco, lvis)
     images = {'ov-coco': root / 'coco' / 'val2017',
               'ov-lvis': root / 'lvis_world' / 'coco' / 'val2017'}  # LVIS reads COCO's images
     runner = RealConfigRuns(

@@ -141,3 +141,38 @@ def test_each_resolution_rule_on_its_own():
     flat = {}
     cell = paired_difference(flat, 'd', [-1.0, 0.0, 1.0])  # holds 0, half-width 2.48
     assert flat['d_resolved'] is True and not cell.endswith('*')
+
+
+def test_image_label_study_on_finished_runs(monkeypatch, capsys, tmp_path):
+    """--weak-scenes with --reuse-from-root: each seed's finished run, the study's summary."""
+    spec = importlib.util.spec_from_file_location(
+        'toyworld_seeds', REPO / 'tools' / 'benchmark' / 'toyworld_seeds.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    demo = tool.load_demo()
+    calls = []
+
+    def study(novel_without, novel_with):
+        out = {}
+        for name, novel in (('vild-text', novel_without), ('vild-text+weak9', novel_with)):
+            out.update({f'{name}/novel_ap50': novel, f'{name}/base_ap50': 80.0,
+                        f'{name}/all_ap50': 70.0})
+        return out
+    figures = {0: study(20.0, 30.0), 1: study(24.0, 36.0)}
+
+    def run(argv):
+        calls.append(argv)
+        return tmp_path / 'image_labels.json', figures[int(argv[1])]
+    monkeypatch.setattr(demo, 'run', run)
+    monkeypatch.setattr(tool, 'load_demo', lambda: demo)
+    tool.main(['--seeds', '0,1', '--work-dir', str(tmp_path), '--weak-scenes', '9',
+               '--weak-methods', 'vild-text', '--reuse-from-root', '/runs'])
+    assert calls[1] == ['--seed', '1', '--work-dir', str(tmp_path / 'seed1'), '--weak-scenes',
+                        '9', '--weak-methods', 'vild-text', '--reuse-from', '/runs/seed1']
+    out = capsys.readouterr().out
+    flat = json.loads(out.strip().splitlines()[-1])
+    assert flat['vild-text+weak9-minus-vild-text/novel_ap50_mean'] == 11.0
+    assert '| vild-text+weak9 - vild-text |' in out
+    with pytest.raises(SystemExit):
+        tool.main(['--seeds', '0,1', '--reuse-from-root', '/runs'])
+    assert '--reuse-from-root needs --weak-scenes' in capsys.readouterr().err

@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Sequence, Union
 
 from mmengine.utils import ProgressBar
 
@@ -44,8 +44,10 @@ class ConverterInputError(ValueError):
     """An input annotation file the converter cannot use; the message names it."""
 
 
-def _load(path: Union[str, Path]) -> Dict:
-    """Reads a COCO-format json; checks it is one (a dict with the three lists).
+def _load(path: Union[str, Path],
+          keys: Sequence[str] = ('images', 'annotations', 'categories')) -> Dict:
+    """Reads a COCO-format json; checks it is one (a dict with the lists ``keys``: COCO's
+    three by default; a captions file has no ``categories``).
 
     Raises:
         ConverterInputError: naming the file and what is wrong.
@@ -58,7 +60,7 @@ def _load(path: Union[str, Path]) -> Dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConverterInputError(f'{path}: not valid JSON ({exc}); truncated download?') \
             from exc
-    missing = [k for k in ('images', 'annotations', 'categories')
+    missing = [k for k in keys
                if not isinstance(data, dict) or not isinstance(data.get(k), list)]
     if missing:
         raise ConverterInputError(f'{path}: not a COCO-format annotation file (no '

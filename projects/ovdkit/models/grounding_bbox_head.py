@@ -207,6 +207,11 @@ class GroundingBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
         """Installs the flattened tokens, span map and owners in the aligner."""
         self.fc_cls.set_tokens(*prepared)
 
+    def label_columns(self, num_classes: int) -> Tensor:
+        """``(C, T)``: the prompt tokens of each class, every synonym's (the aligner's
+        training positive map)."""
+        return self.fc_cls.positive_map
+
     def _with_background(self, class_scores: Tensor) -> Tensor:
         """``(N, C)`` probabilities -> ``(N, C + 1)``, background = 1 - best class."""
         best = class_scores.max(dim=1, keepdim=True).values if class_scores.shape[0] else \

@@ -4,8 +4,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ..datasets.negative_names import kept_names
-from ..datasets.vocabularies import resolve_vocabulary, resolve_vocabulary_entries
+from ..datasets.negative_names import is_negative, kept_names
+from ..datasets.vocabularies import first_names, resolve_vocabulary, resolve_vocabulary_entries
 from .bbox_nms import shared_box_multiclass_nms
 
 
@@ -191,6 +191,51 @@ class OpenVocabularyHeadMixin:
             self._set_vocabulary(mode, names, self.prepare_vocabulary(names, encoded, source))
         self.install_vocabulary(self._encoded[mode])
         self._installed = mode
+
+    def label_columns(self, num_classes: int) -> Tensor:
+        """``(C, K)`` binary map of the installed vocabulary: the columns of ``cls_score``
+        that class ``c`` owns (a softmax head: column ``c``; grounding: its tokens)."""
+        raise NotImplementedError
+
+    def image_label_logits(self, x: Tensor, vocabulary: Mapping
+                           ) -> Tuple[Tuple[str, ...], Tensor, Tensor]:
+        """Training-mode logits of RoI features against an image-label vocabulary.
+
+        The vocabulary (Detic trains image labels against every class, novel ones included)
+        inherits the training vocabulary's CLIP keys except its ``path``; it is encoded on
+        first use and kept. It is installed only for this call: the next forward installs
+        the vocabulary of its mode again.
+
+        Args:
+            x: ``(N, in_channels, roi_size, roi_size)`` RoI features.
+            vocabulary: Vocabulary config (``classes``; other keys override the training
+                vocabulary's).
+
+        Returns:
+            The C class names (each entry's first name), ``(N, K)`` logits and the ``(C, K)``
+            map of the columns each class owns (:meth:`label_columns`).
+
+        Raises:
+            ValueError: negative names in the vocabulary.
+        """
+        cfg = {k: v for k, v in self.vocabulary_cfg.items() if k != 'path'}
+        cfg.update(vocabulary)
+        key = repr(sorted((k, repr(v)) for k, v in cfg.items()))
+        cache = self.__dict__.setdefault('_image_label_vocabularies', {})
+        if key not in cache:
+            names, encoded = self.encode_vocabulary(cfg)
+            negative = [n for n in names if is_negative(n)]
+            if negative:
+                raise ValueError(f'{type(self).__name__}: the image-label vocabulary has '
+                                 f'negative names ({negative[:3]}); image labels name classes')
+            cache[key] = (first_names(names), self.prepare_vocabulary(
+                names, encoded, f'image-label vocabulary {cfg.get("classes")!r}'))
+        names, prepared = cache[key]
+        self.install_vocabulary(prepared)
+        self._installed = None
+        # mmdet's forward of the head class below the mixin, with this vocabulary installed
+        cls_score, _ = super(OpenVocabularyHeadMixin, self).forward(x)
+        return names, cls_score, self.label_columns(len(names))
 
     def forward(self, x: Tensor) -> tuple:
         """mmdet's forward with the vocabulary in use installed first."""

@@ -1,6 +1,7 @@
 """ViLD-text: mmdet's Shared2FCBBoxHead classified by frozen CLIP text embeddings."""
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import torch
 from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
@@ -127,6 +128,11 @@ class ViLDTextBBoxHead(OpenVocabularyHeadMixin, Shared2FCBBoxHead):
                 self._reference_embeddings)
         self.scored_names = rows.names
         self.fc_cls.set_class_embeddings(rows.embeddings)
+
+    def label_columns(self, num_classes: int) -> Tensor:
+        """``(C, C + 1)``: class ``c`` owns logit column ``c`` (the last is background)."""
+        return torch.eye(num_classes, num_classes + 1,
+                         device=self.fc_cls.class_embeddings.device)
 
     def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor,
                                 img_meta: dict, rescale: bool = False,

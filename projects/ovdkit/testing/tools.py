@@ -91,12 +91,19 @@ def fixture_data_options(root):
 
 
 def config_pipelines(cfg):
-    """(dotted key, pipeline list) of every dataset of the config's dataloaders."""
+    """(dotted key, pipeline list) of every dataset of the config's dataloaders, wrapped
+    (``dataset``) or concatenated (``datasets``) ones included."""
+    def walk(key, dataset):
+        if 'pipeline' in dataset:
+            yield key + '.pipeline', dataset['pipeline']
+        elif 'datasets' in dataset:
+            for i, part in enumerate(dataset['datasets']):
+                yield from walk(f'{key}.datasets.{i}', part)
+        else:
+            yield from walk(key + '.dataset', dataset['dataset'])
+
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        key, dataset = f'{loader}.dataset', cfg[loader]['dataset']
-        while 'pipeline' not in dataset:
-            key, dataset = key + '.dataset', dataset['dataset']
-        yield key + '.pipeline', dataset['pipeline']
+        yield from walk(f'{loader}.dataset', cfg[loader]['dataset'])
 
 
 class ToolServer:

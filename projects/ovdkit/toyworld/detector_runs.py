@@ -123,7 +123,9 @@ def load_job_config(config: str, cfg_options: Dict, max_iters: Optional[int] = N
         cfg.default_hooks.checkpoint.update(interval=snapshot_iter,
                                             max_keep_ckpts=last // snapshot_iter + 1)
     if store is not None:
-        for transform in cfg.train_dataloader.dataset.pipeline:
+        dataset = cfg.train_dataloader.dataset
+        # with image labels, the box-labelled dataset is the first of a concatenation
+        for transform in (dataset.datasets[0] if 'datasets' in dataset else dataset).pipeline:
             if transform['type'] == 'LoadCLIPRegions':
                 transform['store'] = store
     return cfg
