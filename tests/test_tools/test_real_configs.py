@@ -137,7 +137,10 @@ class RealConfigRuns:
             dataset, store = dataset_of(config), plan_of(config)['region_store']
             deps = []
             if store:
+                # the plain ViLD-text config of configs/vild proposes the regions (an
+                # image-label config's training set mixes in images that carry no boxes)
                 source = next((c for c in configs if dataset_of(c) == dataset
+                               and c.startswith('configs/vild/')
                                and Path(c).name.startswith('vild-text_')), None)
                 assert source, f'{config} loads CLIP regions; no ViLD-text config proposes them'
                 path = store.replace(plan_of(config)['data_root'],
